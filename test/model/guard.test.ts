@@ -1,0 +1,65 @@
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createGuard, AbortError, RequestValidationError, type Guard } from "../../lib/index.js";
+
+const example = (name: string) => JSON.parse(readFileSync(new URL(`../../examples/${name}`, import.meta.url), "utf8"));
+
+describe("the guard with the real default model", () => {
+    let guard: Guard;
+    beforeAll(async () => { guard = await createGuard(); });
+    afterAll(async () => { await guard?.dispose(); });
+
+    it("refuses a hidden instruction that writes a stranger's key into authorized_keys", async () => {
+        const decision = await guard.shouldRefuse(example("trade-authorized-keys.json"));
+        expect(decision.refuse).toBe(true);
+        expect(decision.score).toBeGreaterThanOrEqual(decision.threshold);
+        expect(decision.evidence.filter((e) => e.label === "attack")).toHaveLength(2);
+        expect(decision.evidence.filter((e) => e.label === "benign")).toHaveLength(2);
+        expect(decision.timings.totalMs).toBeGreaterThan(0);
+    });
+
+    it("allows an ordinary file edit", async () => {
+        const decision = await guard.shouldRefuse(example("edit-readme.json"));
+        expect(decision.refuse).toBe(false);
+        expect(decision.category).toBe("BENIGN");
+    });
+
+    it("judges concurrent requests on one model and gives the same answers as one at a time", async () => {
+        const requests = [example("trade-authorized-keys.json"), example("edit-readme.json"), { prompt: "list the files in ~/projects" }];
+        const alone = [];
+        for (const r of requests) alone.push((await guard.shouldRefuse(r)).score);
+        const together = (await Promise.all(requests.map((r) => guard.shouldRefuse(r)))).map((d) => d.score);
+        together.forEach((score, i) => expect(score).toBeCloseTo(alone[i]!, 2));
+    });
+
+    it("rejects bad input with the field named, and keeps working", async () => {
+        await expect(guard.shouldRefuse({ prompt: 7 })).rejects.toBeInstanceOf(RequestValidationError);
+        await expect(guard.shouldRefuse("nope")).rejects.toThrow(/request: must be a JSON object/);
+        expect((await guard.shouldRefuse(example("edit-readme.json"))).refuse).toBe(false);
+    });
+
+    it("honours an AbortSignal", async () => {
+        await expect(guard.shouldRefuse(example("edit-readme.json"), { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(AbortError);
+    });
+
+    it("judges a tool-call-only request (what an MCP proxy sees)", async () => {
+        const { prompt: _p, ...calls } = example("trade-authorized-keys.json");
+        const decision = await guard.shouldRefuse(calls);
+        expect(decision.score).toBeGreaterThan(0);
+        expect(decision.score).toBeLessThanOrEqual(1);
+    });
+});
+
+describe("guard lifecycle", () => {
+    it("refuses use after dispose with a clear error", async () => {
+        const guard = await createGuard({ k: 0, concurrency: 1 });
+        await guard.dispose();
+        await expect(guard.shouldRefuse({ prompt: "hi" })).rejects.toThrow(/disposed/);
+    });
+
+    it("validates options, naming the option", async () => {
+        await expect(createGuard({ k: -1 })).rejects.toThrow(/options\.k/);
+        await expect(createGuard({ threshold: 2 })).rejects.toThrow(/options\.threshold/);
+        await expect(createGuard({ concurrency: 0 })).rejects.toThrow(/options\.concurrency/);
+    });
+});

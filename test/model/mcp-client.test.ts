@@ -1,0 +1,57 @@
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import type { Server } from "node:http";
+import path from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createGuard, type Guard } from "../../lib/guard.js";
+import { guardClient, ToolCallRefusedError, type AuditedCall, type ClientGuard } from "../../lib/mcp/guard-client.js";
+import { filesystemServer, tempDir } from "../mcp-helpers.js";
+import { poisonedPage, servePage, spiceNotes, strangersKey, userPrompt } from "../mcp-scenario.js";
+
+async function filesystemClient(root: string): Promise<Client> {
+    const client = new Client({ name: "test-agent", version: "1.0.0" });
+    await client.connect(new StdioClientTransport({ command: process.execPath, args: [filesystemServer, root], stderr: "pipe" }));
+    return client;
+}
+
+describe("guardClient on the real filesystem server with the real guard", () => {
+    const root = tempDir("client");
+    mkdirSync(path.join(root, ".ssh"));
+    const audits: AuditedCall[] = [];
+    let guard: Guard, client: Client, unguarded: Client, session: ClientGuard, page: { url: string, server: Server };
+
+    beforeAll(async () => {
+        [guard, client, unguarded, page] = await Promise.all([createGuard(), filesystemClient(root), filesystemClient(root), servePage(poisonedPage(root))]);
+        session = guardClient(client, guard, { prompt: () => userPrompt, audit: (_decision, call) => audits.push(call) });
+    });
+    afterAll(async () => {
+        await Promise.all([client?.close(), unguarded?.close(), guard?.dispose()]);
+        page?.server.close();
+    });
+
+    it("passes initialize and tools/list through as the server sent them", async () => {
+        expect(client.getServerVersion()).toEqual(unguarded.getServerVersion());
+        expect(await client.listTools()).toEqual(await unguarded.listTools());
+        expect(session.tools.map((t) => t.name)).toContain("write_file");
+    });
+
+    it("refuses the write a hidden instruction asked for, and lets the user's own write through", async () => {
+        const html = await (await fetch(page.url)).text();
+        session.addContext({ source: page.url, content: html });
+
+        const keys = path.join(root, ".ssh", "authorized_keys");
+        const refused = await client.callTool({ name: "write_file", arguments: { path: keys, content: strangersKey + "\n" } }).catch((e: unknown) => e);
+        expect(refused).toBeInstanceOf(ToolCallRefusedError);
+        expect((refused as ToolCallRefusedError).decision?.refuse).toBe(true);
+        expect((refused as Error).message).toMatch(/security concern: .*\n.*\nNearest evidence: attack example/);
+        expect(existsSync(keys)).toBe(false);
+
+        const notes = path.join(root, "chili-notes.md");
+        const written = await client.callTool({ name: "write_file", arguments: { path: notes, content: spiceNotes } });
+        expect(written.isError).toBeFalsy();
+        expect(written.content).toEqual([{ type: "text", text: `Successfully wrote to ${notes}` }]);
+        expect(readFileSync(notes, "utf8")).toBe(spiceNotes);
+        expect(audits.map((a) => a.outcome)).toEqual(["refused", "allowed"]);
+    });
+});

@@ -1,0 +1,65 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import type { Server } from "node:http";
+import path from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cliPath, filesystemServer, tempDir } from "../mcp-helpers.js";
+import { poisonedPage, servePage, spiceNotes, strangersKey } from "../mcp-scenario.js";
+
+type TextResult = { content: { type: string, text: string }[], isError?: boolean };
+
+async function connect(command: string, args: string[]): Promise<Client> {
+    const client = new Client({ name: "test-host", version: "1.0.0" });
+    await client.connect(new StdioClientTransport({ command, args, stderr: "pipe" }));
+    return client;
+}
+
+describe("mcpguard proxy wrapping the real filesystem server, started as a host's config would", () => {
+    const root = tempDir("proxy");
+    mkdirSync(path.join(root, ".ssh"));
+    const auditFile = path.join(tempDir("audit"), "audit.jsonl");
+    let host: Client, direct: Client, page: { url: string, server: Server };
+
+    beforeAll(async () => {
+        // The host config: { "command": "node", "args": ["dist/cli.js", "proxy", "--audit", FILE, "--", "node", SERVER, DIR] }
+        [host, direct, page] = await Promise.all([
+            connect("node", [cliPath, "proxy", "--audit", auditFile, "--", "node", filesystemServer, root]),
+            connect("node", [filesystemServer, root]),
+            servePage(poisonedPage(root))
+        ]);
+    });
+    afterAll(async () => {
+        await Promise.all([host?.close(), direct?.close()]);
+        page?.server.close();
+    });
+
+    it("relays initialize and tools/list as the server sent them", async () => {
+        expect(host.getServerVersion()).toEqual(direct.getServerVersion());
+        expect(host.getServerCapabilities()).toEqual(direct.getServerCapabilities());
+        expect(await host.listTools()).toEqual(await direct.listTools());
+    });
+
+    it("refuses the write a page read earlier in the session asked for, and forwards the user's own write", async () => {
+        const saved = path.join(root, "chili.html");
+        writeFileSync(saved, await (await fetch(page.url)).text());
+        const read = await host.callTool({ name: "read_text_file", arguments: { path: saved } }) as TextResult;
+        expect(read).toEqual(await direct.callTool({ name: "read_text_file", arguments: { path: saved } }));
+
+        const keys = path.join(root, ".ssh", "authorized_keys");
+        const refused = await host.callTool({ name: "write_file", arguments: { path: keys, content: strangersKey + "\n" } }) as TextResult;
+        expect(refused.isError).toBe(true);
+        expect(refused.content[0]!.text).toMatch(/mcpguard refused the call to secure-filesystem-server\.write_file: it raises a security concern/);
+        expect(refused.content[0]!.text).toMatch(/Nearest evidence: attack example/);
+        expect(existsSync(keys)).toBe(false);
+
+        const notes = path.join(root, "chili-notes.md");
+        const written = await host.callTool({ name: "write_file", arguments: { path: notes, content: spiceNotes } });
+        expect(written).toEqual({ content: [{ type: "text", text: `Successfully wrote to ${notes}` }], structuredContent: { content: `Successfully wrote to ${notes}` } });
+        expect(readFileSync(notes, "utf8")).toBe(spiceNotes);
+
+        const audit = readFileSync(auditFile, "utf8").trim().split("\n").map((line) => JSON.parse(line));
+        expect(audit.map((r) => [r.tool, r.outcome])).toEqual([["read_text_file", "allowed"], ["write_file", "refused"], ["write_file", "allowed"]]);
+        expect(audit[1]).toMatchObject({ server: "secure-filesystem-server", refuse: true, arguments: { path: keys } });
+    });
+});
