@@ -1,37 +1,62 @@
-/** Platt scaling: P(refuse) = sigmoid(a * raw + b). */
-export type Platt = { a: number, b: number };
+/**
+ * The score's calibration: logistic regression over the judgement's features (the aligned model's refusal
+ * log-odds, then the retrieval margin). With the log-odds alone this is Platt scaling.
+ */
+export type Logistic = { weights: number[], bias: number };
 
 export function sigmoid(x: number): number {
     return 1 / (1 + Math.exp(-x));
 }
 
-export function applyPlatt(platt: Platt, raw: number): number {
-    return sigmoid(platt.a * raw + platt.b);
+export function applyLogistic(model: Logistic, features: number[]): number {
+    return sigmoid(model.weights.reduce((sum, w, i) => sum + w * (features[i] ?? 0), model.bias));
 }
 
-/** Fits Platt scaling by Newton's method on the log loss (with Platt's smoothed targets). */
-export function fitPlatt(raw: number[], positive: boolean[]): Platt {
+/** Solves the small symmetric system `h x = g` by Gaussian elimination. */
+function solve(h: number[][], g: number[]): number[] {
+    const n = g.length;
+    const a = h.map((row, i) => [...row, g[i]!]);
+    for (let col = 0; col < n; col++) {
+        const pivot = a.slice(col).reduce((best, row, i) => Math.abs(row[col]!) > Math.abs(a[best]![col]!) ? col + i : best, col);
+        [a[col], a[pivot]] = [a[pivot]!, a[col]!];
+        for (let row = 0; row < n; row++) {
+            if (row === col) continue;
+            const f = a[row]![col]! / a[col]![col]!;
+            for (let k = col; k <= n; k++) a[row]![k]! -= f * a[col]![k]!;
+        }
+    }
+    return a.map((row, i) => row[n]! / row[i]!);
+}
+
+/**
+ * Fits the calibration by Newton's method on the log loss, with Platt's smoothed targets and a small
+ * ridge penalty so that a constant feature (no retrieval) cannot diverge.
+ */
+export function fitLogistic(features: number[][], positive: boolean[], ridge = 1e-3): Logistic {
     const nPos = positive.filter(Boolean).length;
     const nNeg = positive.length - nPos;
     const target = positive.map((p) => p ? (nPos + 1) / (nPos + 2) : 1 / (nNeg + 2));
-    let a = 1, b = 0;
+    const dims = features[0]?.length ?? 0;
+    let theta = new Array<number>(dims + 1).fill(0);
     for (let iteration = 0; iteration < 100; iteration++) {
-        let gA = 0, gB = 0, hAA = 1e-9, hAB = 0, hBB = 1e-9;
-        raw.forEach((x, i) => {
-            const p = sigmoid(a * x + b);
+        const g = theta.map((t, j) => j < dims ? ridge * t : 0);
+        const h = theta.map((_, j) => theta.map((__, k) => j === k && j < dims ? ridge : 0));
+        features.forEach((x, i) => {
+            const row = [...x, 1];
+            const p = sigmoid(row.reduce((sum, v, j) => sum + v * theta[j]!, 0));
             const d = p - target[i]!;
-            const w = p * (1 - p);
-            gA += d * x; gB += d;
-            hAA += w * x * x; hAB += w * x; hBB += w;
+            const w = Math.max(p * (1 - p), 1e-12);
+            row.forEach((vj, j) => {
+                g[j]! += d * vj;
+                row.forEach((vk, k) => { h[j]![k]! += w * vj * vk; });
+            });
         });
-        const det = hAA * hBB - hAB * hAB;
-        const stepA = (hBB * gA - hAB * gB) / det;
-        const stepB = (hAA * gB - hAB * gA) / det;
-        a -= stepA; b -= stepB;
-        if (Math.abs(stepA) + Math.abs(stepB) < 1e-9)
+        const step = solve(h, g);
+        theta = theta.map((t, j) => t - step[j]!);
+        if (step.reduce((sum, v) => sum + Math.abs(v), 0) < 1e-9)
             break;
     }
-    return { a, b };
+    return { weights: theta.slice(0, dims), bias: theta[dims]! };
 }
 
 /** Area under the ROC curve (ties count half). */

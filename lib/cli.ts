@@ -38,7 +38,7 @@ function progressReporter(): Progress & { stop(): void } {
     return Object.assign(report, { stop: () => bar?.stop() });
 }
 
-type GuardFlags = { model?: string, k?: string, rag?: boolean, threshold?: string };
+type GuardFlags = { model?: string, k?: string, rag?: boolean, adapter?: boolean, threshold?: string };
 
 function guardOptions(flags: GuardFlags, onProgress: Progress): GuardOptions {
     const number = (value: string | undefined, name: string) => {
@@ -50,6 +50,7 @@ function guardOptions(flags: GuardFlags, onProgress: Progress): GuardOptions {
     return {
         model: flags.model,
         k: flags.rag === false ? 0 : number(flags.k, "k"),
+        adapter: flags.adapter === false ? false : undefined,
         threshold: number(flags.threshold, "threshold"),
         onProgress
     };
@@ -140,6 +141,7 @@ function withGuardFlags(command: Command): Command {
         .option("--model <name|path|uri>", "decision model (manifest name, GGUF path or hub URI)")
         .option("--k <n>", "examples retrieved per label")
         .option("--no-rag", "switch RAG-Pref retrieval off")
+        .option("--no-adapter", "switch the DPO adapter off")
         .option("--threshold <p>", "refuse when score >= p");
 }
 

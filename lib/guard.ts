@@ -2,11 +2,11 @@ import { readFileSync, existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { getLlama, JinjaTemplateChatWrapper, LlamaLogLevel, resolveChatWrapper, type ChatWrapper, type Llama, type LlamaModel, type Token } from "node-llama-cpp";
-import { applyPlatt, type Platt } from "./calibration.js";
+import { applyLogistic, type Logistic } from "./calibration.js";
 import { defaultTrainFile, loadExamples, type Category, type Example, type Label } from "./dataset.js";
 import { Embedder } from "./embedder.js";
 import { gpuChoice, type GpuChoice } from "./home.js";
-import { packageRoot, readManifest, resolveModelPath } from "./models.js";
+import { packageRoot, readManifest, resolveAdapterPath, resolveModelPath } from "./models.js";
 import type { Progress } from "./model-sources.js";
 import { assemblePrompt, queryText, requestCaps, type PromptParts, type RenderCaps } from "./prompt.js";
 import { parseRequest, type GuardRequest } from "./request.js";
@@ -16,6 +16,11 @@ import { buildStores, type Neighbour, type PreferenceStores } from "./store.js";
 export type GuardOptions = {
     /** Decision model: a manifest name, a local GGUF path or a hub URI. Default: the manifest's default. */
     model?: string,
+    /**
+     * LoRA adapter (the DPO refusal adapter): a manifest name or a GGUF path; `false` for none. Default: the
+     * shipped DPO adapter when `model` is its base model.
+     */
+    adapter?: string | false,
     /** Embedding model for retrieval, same forms as `model`. Default: the manifest's default. */
     embedder?: string,
     /** Preference data (JSONL of labelled examples) for the RAG-Pref stores. Default: the shipped train split. */
@@ -30,6 +35,8 @@ export type GuardOptions = {
     threshold?: number,
     /** `auto` (default, or MCPGUARD_GPU), `cuda` or `cpu`. */
     gpu?: GpuChoice,
+    /** CPU threads for llama.cpp. Default: `MCPGUARD_THREADS`, else one per core (more threads than cores is ~10x slower). */
+    threads?: number,
     /** Requests evaluated concurrently (context sequences). Default 4. */
     concurrency?: number,
     /** Progress of model downloads and of the first embedding of the preference data. */
@@ -48,13 +55,14 @@ export type Decision = {
     timings: { totalMs: number, embedMs: number, retrieveMs: number, assembleMs: number, modelMs: number }
 };
 
-export type Calibration = { platt: Platt, threshold: number, targetFalseRefusalRate?: number, validation?: unknown };
+/** How raw judgements become a score: a logistic model over [log-odds, retrieval margin], and the threshold. */
+export type Calibration = { model: Logistic, threshold: number, targetFalseRefusalRate?: number, validation?: unknown };
 
 const calibrationFile = path.join(packageRoot, "models", "calibration.json");
 
-/** The calibration key of a configuration: which model, with or without retrieval. */
-export function calibrationProfile(model: string, k: number): string {
-    return `${model}|${k > 0 ? "rag" : "norag"}`;
+/** The calibration key of a configuration: which model, with or without retrieval and the adapter. */
+export function calibrationProfile(model: string, k: number, adapter: boolean): string {
+    return `${model}|${k > 0 ? "rag" : "norag"}|${adapter ? "adapter" : "base"}`;
 }
 
 export function readCalibration(profile: string): Calibration | undefined {
@@ -64,7 +72,7 @@ export function readCalibration(profile: string): Calibration | undefined {
     return all[profile];
 }
 
-const uncalibrated: Calibration = { platt: { a: 1, b: 0 }, threshold: 0.5 };
+const uncalibrated: Calibration = { model: { weights: [1, 0], bias: 0 }, threshold: 0.5 };
 
 /** The guard: one loaded model, two preference stores, and `shouldRefuse`. */
 export class Guard {
@@ -96,7 +104,7 @@ export class Guard {
     /** Judges one request. Rejects with RequestValidationError for bad input, AbortError when aborted. */
     async shouldRefuse(input: unknown, options: { signal?: AbortSignal } = {}): Promise<Decision> {
         const judged = await this.judge(input, options);
-        const score = applyPlatt(this.#calibration.platt, judged.logOdds);
+        const score = applyLogistic(this.#calibration.model, judgementFeatures(judged));
         const refuse = score >= this.threshold;
         return {
             refuse,
@@ -135,7 +143,7 @@ export class Guard {
             assembleMs: assembled - retrieved,
             modelMs: scored - assembled
         };
-        return { logOdds, attacks, benign, promptTokens: tokens.length, timings };
+        return { logOdds, retrievalMargin: retrievalMargin(attacks, benign), attacks, benign, promptTokens: tokens.length, timings };
     }
 
     /** The exact tokens the model evaluates for a request and its retrieved examples (shrinks long requests to fit). */
@@ -182,6 +190,20 @@ export class Guard {
     }
 }
 
+/**
+ * How much closer the request sits to the attack examples than to the benign ones: the mean cosine distance
+ * of the retrieved benign examples minus that of the retrieved attacks (0 without retrieval).
+ */
+export function retrievalMargin(attacks: Neighbour[], benign: Neighbour[]): number {
+    const mean = (ns: Neighbour[]) => ns.reduce((sum, n) => sum + n.distance, 0) / ns.length;
+    return attacks.length === 0 || benign.length === 0 ? 0 : mean(benign) - mean(attacks);
+}
+
+/** The features the calibration weighs: the aligned model's refusal log-odds, then the retrieval margin. */
+export function judgementFeatures(judged: { logOdds: number, retrievalMargin: number }): number[] {
+    return [judged.logOdds, judged.retrievalMargin];
+}
+
 /** The model's own chat template from its GGUF when it has one; otherwise node-llama-cpp's match for the model. */
 export function modelChatWrapper(model: LlamaModel): ChatWrapper {
     const template = model.fileInfo.metadata.tokenizer?.chat_template;
@@ -206,6 +228,14 @@ function guessCategory(attacks: Neighbour[]): Category {
     return attacks[0]?.example.category ?? "MCE";
 }
 
+function threadCount(explicit?: number): number {
+    const fromEnv = process.env.MCPGUARD_THREADS;
+    const value = explicit ?? (fromEnv != null && fromEnv !== "" ? Number(fromEnv) : os.availableParallelism());
+    if (!Number.isInteger(value) || value < 1)
+        throw new RangeError(`threads (options.threads or MCPGUARD_THREADS) must be a positive integer, got ${explicit ?? fromEnv}`);
+    return value;
+}
+
 function validateOptions(options: GuardOptions): void {
     if (options.k !== undefined && (!Number.isInteger(options.k) || options.k < 0 || options.k > 16))
         throw new RangeError(`options.k must be an integer from 0 to 16, got ${options.k}`);
@@ -222,9 +252,8 @@ export async function createGuard(options: GuardOptions = {}): Promise<Guard> {
     const modelSpec = options.model ?? manifest.defaults.decision;
     const k = options.k ?? 2;
     const gpu = gpuChoice(options.gpu);
-    // One thread per core: llama.cpp slows down ~10x when its threads outnumber the cores.
     const llama = await getLlama({ gpu: gpu === "cpu" ? false : gpu === "cuda" ? "cuda" : "auto", logLevel: LlamaLogLevel.error,
-        maxThreads: os.availableParallelism() });
+        maxThreads: threadCount(options.threads) });
     const model = await llama.loadModel({ modelPath: await resolveModelPath(modelSpec, options.onProgress) });
 
     let embedder: Embedder | undefined;
@@ -238,7 +267,8 @@ export async function createGuard(options: GuardOptions = {}): Promise<Guard> {
             onProgress: (done, total) => options.onProgress?.({ label: "embedding preference data", done, total })
         });
     }
-    const scorer = await RefusalScorer.create(model, { sequences: options.concurrency ?? 4, sequenceTokens: 2048 });
-    const calibration = readCalibration(calibrationProfile(modelSpec, k)) ?? uncalibrated;
+    const adapterPath = resolveAdapterPath(options.adapter, modelSpec);
+    const scorer = await RefusalScorer.create(model, { sequences: options.concurrency ?? 4, sequenceTokens: 2048, adapterPath });
+    const calibration = readCalibration(calibrationProfile(modelSpec, k, adapterPath != null)) ?? uncalibrated;
     return new Guard({ llama, model, embedder, stores, scorer, k, calibration, threshold: options.threshold ?? calibration.threshold });
 }

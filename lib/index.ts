@@ -9,3 +9,4 @@ export { parsePolicy, loadPolicy, PolicyError, type Policy } from "./mcp/policy.
 export { SessionHistory, type HistoryLimits } from "./mcp/history.js";
 export type { FailMode, Outcome, PendingCall, CallJudge } from "./mcp/judge.js";
 export type { AuditRecord } from "./mcp/audit.js";
+export { getBackendInfo, NativeStore, type BackendInfo, type NativeStoreOptions } from "./native.js";

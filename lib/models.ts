@@ -19,9 +19,13 @@ export type ModelEntry = {
     sources: ModelSource[]
 };
 
+/** A LoRA adapter shipped in the package, for the decision model named by `base`. */
+export type AdapterEntry = { base: string, file: string, sha256: string, card: string };
+
 export type Manifest = {
-    defaults: { decision: string, embedder: string },
-    models: Record<string, ModelEntry>
+    defaults: { decision: string, embedder: string, adapter?: string },
+    models: Record<string, ModelEntry>,
+    adapters?: Record<string, AdapterEntry>
 };
 
 export const packageRoot = fileURLToPath(new URL("../", import.meta.url));
@@ -128,5 +132,25 @@ export async function resolveModelPath(spec: string, progress?: Progress): Promi
     const local = path.resolve(spec);
     if (!existsSync(local))
         throw new Error(`Model "${spec}" is neither a known model name (${Object.keys(readManifest().models).join(", ")}) nor an existing file`);
+    return local;
+}
+
+/**
+ * The adapter to apply: `false` for none; a manifest adapter name or a GGUF path; by default the manifest's
+ * default adapter when the decision model is its base (a user's own model gets no adapter it was not trained for).
+ */
+export function resolveAdapterPath(adapter: string | false | undefined, modelSpec: string): string | undefined {
+    if (adapter === false)
+        return undefined;
+    const manifest = readManifest();
+    const name = adapter ?? manifest.defaults.adapter;
+    const entry = name != null ? manifest.adapters?.[name] : undefined;
+    if (adapter === undefined && entry?.base !== modelSpec)
+        return undefined;
+    if (entry != null)
+        return path.join(packageRoot, entry.file);
+    const local = path.resolve(adapter!);
+    if (!existsSync(local))
+        throw new Error(`Adapter "${adapter}" is neither a known adapter (${Object.keys(manifest.adapters ?? {}).join(", ")}) nor an existing file`);
     return local;
 }

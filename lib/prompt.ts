@@ -4,9 +4,11 @@ import type { GuardRequest, ToolCall } from "./request.js";
 export type RenderCaps = { prompt: number, toolCall: number, context: number, tool: number };
 
 /** Caps for the request under judgement. */
-export const requestCaps: RenderCaps = { prompt: 1_200, toolCall: 600, context: 1_000, tool: 160 };
-/** Caps for a retrieved example in the system prompt: short, they only show the pattern. */
-export const exampleCaps: RenderCaps = { prompt: 240, toolCall: 200, context: 240, tool: 0 };
+export const requestCaps: RenderCaps = { prompt: 800, toolCall: 400, context: 700, tool: 120 };
+/** Caps for a retrieved example in the system prompt: short, they only show the pattern (and cost prefill time). */
+export const exampleCaps: RenderCaps = { prompt: 160, toolCall: 140, context: 160, tool: 0 };
+/** Caps for the text that is embedded for retrieval (the stores are built with these; changing them re-embeds). */
+export const embeddingCaps: RenderCaps = { prompt: 240, toolCall: 200, context: 240, tool: 0 };
 
 /** The fixed opening of the system prompt: identical for every request, so its KV cache is reused. */
 export const framing = [
@@ -54,7 +56,7 @@ export function renderRequest(request: GuardRequest, caps: RenderCaps = requestC
 
 /** The text that is embedded for retrieval: the same rendering, shorter. */
 export function queryText(request: GuardRequest): string {
-    return renderRequest(request, exampleCaps);
+    return renderRequest(request, embeddingCaps);
 }
 
 /** Tools in play: the advertised ones, else the names of the pending calls. */

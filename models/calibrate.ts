@@ -3,14 +3,14 @@
  * validation families are held out of the RAG-Pref stores, judged, Platt scaling is fitted on the raw
  * log-odds, and the threshold is set for a stated target false-refusal rate. Writes models/calibration.json.
  *
- *   npm run calibrate -- [--model NAME] [--k 2] [--target-frr 0.03] [--per-family 2]
+ *   npm run calibrate -- [--model NAME] [--k 2] [--no-adapter] [--target-frr 0.03] [--per-family 2]
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { applyPlatt, fitPlatt, rocAuc, thresholdForFpr, tprAtFpr } from "../lib/calibration.js";
+import { applyLogistic, fitLogistic, rocAuc, thresholdForFpr, tprAtFpr } from "../lib/calibration.js";
 import { defaultTrainFile, loadExamples, type Example } from "../lib/dataset.js";
-import { calibrationProfile, createGuard } from "../lib/guard.js";
-import { readManifest } from "../lib/models.js";
+import { calibrationProfile, createGuard, judgementFeatures } from "../lib/guard.js";
+import { readManifest, resolveAdapterPath } from "../lib/models.js";
 import { hashString } from "./data/augment.js";
 
 const calibrationFile = new URL("./calibration.json", import.meta.url);
@@ -32,7 +32,7 @@ export function carveValidation(train: Example[], perFamily: number): Example[] 
 
 async function main(): Promise<void> {
     const { values } = parseArgs({ options: {
-        model: { type: "string" }, k: { type: "string", default: "2" },
+        model: { type: "string" }, k: { type: "string", default: "2" }, "no-adapter": { type: "boolean", default: false },
         "target-frr": { type: "string", default: "0.03" }, "per-family": { type: "string", default: "2" }
     } });
     const model = values.model ?? readManifest().defaults.decision;
@@ -42,35 +42,40 @@ async function main(): Promise<void> {
     const validation = carveValidation(train, Number(values["per-family"]));
     console.error(`validation ${validation.length} examples, held out of the stores`);
 
-    const guard = await createGuard({ model, k, examples: train, exclude: isValidation, concurrency: 2 });
-    const raw: number[] = [];
+    const adapter = values["no-adapter"] ? false : undefined;
+    const withAdapter = resolveAdapterPath(adapter, model) != null;
+    const guard = await createGuard({ model, k, adapter, examples: train, exclude: isValidation, concurrency: 2 });
+    const features: number[][] = [];
     const positive: boolean[] = [];
     const started = Date.now();
     await Promise.all([0, 1].map(async (worker) => {
         for (let i = worker; i < validation.length; i += 2) {
-            raw[i] = (await guard.judge(validation[i]!.request)).logOdds;
+            features[i] = judgementFeatures(await guard.judge(validation[i]!.request));
             positive[i] = validation[i]!.label === "attack";
             if (i % 50 === 0) console.error(`${i}/${validation.length} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
         }
     }));
     await guard.dispose();
 
-    const platt = fitPlatt(raw, positive);
-    const scores = raw.map((x) => applyPlatt(platt, x));
+    const logistic = fitLogistic(features, positive);
+    const scores = features.map((x) => applyLogistic(logistic, x));
+    const modelOnly = fitLogistic(features.map((x) => [x[0]!]), positive);
     const threshold = thresholdForFpr(scores, positive, targetFrr);
     const rate = (label: boolean) => scores.filter((s, i) => positive[i] === label && s >= threshold).length / positive.filter((p) => p === label).length;
     const entry = {
-        platt, threshold, targetFalseRefusalRate: targetFrr,
+        model: logistic, threshold, targetFalseRefusalRate: targetFrr,
         validation: {
             n: validation.length, attackRefusalRate: rate(true), benignFalseRefusalRate: rate(false),
             auc: rocAuc(scores, positive), tprAt1Fpr: tprAtFpr(scores, positive, 0.01),
+            aucLogOddsAlone: rocAuc(features.map((x) => applyLogistic(modelOnly, [x[0]!])), positive),
+            aucRetrievalAlone: rocAuc(features.map((x) => x[1]!), positive),
             carvedFrom: "train.jsonl, 15% of families by hash, held out of the stores", date: new Date().toISOString().slice(0, 10)
         }
     };
     const all = existsSync(calibrationFile) ? JSON.parse(readFileSync(calibrationFile, "utf8")) as Record<string, unknown> : {};
-    all[calibrationProfile(model, k)] = entry;
+    all[calibrationProfile(model, k, withAdapter)] = entry;
     writeFileSync(calibrationFile, JSON.stringify(all, null, 2) + "\n");
-    console.log(JSON.stringify({ profile: calibrationProfile(model, k), ...entry }, null, 2));
+    console.log(JSON.stringify({ profile: calibrationProfile(model, k, withAdapter), ...entry }, null, 2));
 }
 
 await main();

@@ -1,15 +1,26 @@
 import { describe, expect, it } from "vitest";
-import { applyPlatt, fitPlatt, percentile, rocAuc, thresholdForFpr, tprAtFpr } from "../../lib/calibration.js";
+import { applyLogistic, fitLogistic, percentile, rocAuc, thresholdForFpr, tprAtFpr } from "../../lib/calibration.js";
 
 describe("calibration and metrics", () => {
-    it("fits Platt scaling that orders and separates the classes", () => {
-        const raw = [-4, -3, -2.5, -2, -1, 1, 2, 2.5, 3, 4];
-        const positive = raw.map((x) => x > 0);
-        const platt = fitPlatt(raw, positive);
-        expect(platt.a).toBeGreaterThan(0);
-        expect(applyPlatt(platt, -4)).toBeLessThan(0.1);
-        expect(applyPlatt(platt, 4)).toBeGreaterThan(0.9);
-        expect(applyPlatt(platt, 0)).toBeCloseTo(0.5, 1);
+    it("fits Platt scaling (one feature) that orders and separates overlapping classes", () => {
+        const raw = [-4, -3, -2.5, -2, 0.5, -0.5, 2, 2.5, 3, 4];
+        const positive = [false, false, false, false, false, true, true, true, true, true];
+        const model = fitLogistic(raw.map((x) => [x]), positive);
+        expect(model.weights[0]).toBeGreaterThan(0);
+        expect(applyLogistic(model, [-4])).toBeLessThan(0.1);
+        expect(applyLogistic(model, [4])).toBeGreaterThan(0.9);
+        expect(applyLogistic(model, [0])).toBeCloseTo(0.5, 1);
+    });
+
+    it("weighs a second feature by how much it separates, and survives a constant one", () => {
+        const rows = Array.from({ length: 40 }, (_, i) => ({ noise: Math.sin(i * 7.3), signal: i < 20 ? -1 - (i % 3) : 1 + (i % 3), pos: i >= 20 }));
+        const flip = (i: number) => i % 10 === 0;
+        const positive = rows.map((r, i) => flip(i) ? !r.pos : r.pos);
+        const model = fitLogistic(rows.map((r) => [r.noise, r.signal]), positive);
+        expect(Math.abs(model.weights[1]!)).toBeGreaterThan(Math.abs(model.weights[0]!));
+        const constant = fitLogistic(rows.map((r) => [r.signal, 0]), positive);
+        expect(Number.isFinite(constant.weights[1]!)).toBe(true);
+        expect(constant.weights[1]).toBeCloseTo(0, 6);
     });
 
     it("computes AUC with ties counted half", () => {

@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { hubUrl } from "../../lib/model-sources.js";
+import { ensureModel, ModelFetchError, readManifest, resolveModelPath } from "../../lib/models.js";
+
+describe("model manifest and resolution", () => {
+    it("lists every model with a sha256, a size and its sources: the hub first, then a registry package", () => {
+        const manifest = readManifest();
+        expect(manifest.models[manifest.defaults.decision]?.role).toBe("decision");
+        expect(manifest.models[manifest.defaults.embedder]?.role).toBe("embedder");
+        for (const [name, entry] of Object.entries(manifest.models)) {
+            expect(entry.sha256, name).toMatch(/^[0-9a-f]{64}$/);
+            expect(entry.size, name).toBeGreaterThan(1_000_000);
+            expect(entry.sources[0]?.type, name).toBe("hub");
+            expect(entry.sources.slice(1).every((s) => s.type.startsWith("pypi")), name).toBe(true);
+        }
+    });
+
+    it("maps hub URIs to download URLs", () => {
+        expect(hubUrl("hf:owner/repo/dir/model.gguf")).toBe("https://huggingface.co/owner/repo/resolve/main/dir/model.gguf");
+        expect(hubUrl("https://example.com/m.gguf")).toBe("https://example.com/m.gguf");
+        expect(() => hubUrl("hf:owner")).toThrow(/hf:owner\/repo\/file\.gguf/);
+    });
+
+    it("says what it accepts when a model spec is neither a name nor a file", async () => {
+        await expect(resolveModelPath("/no/such/model.gguf")).rejects.toThrow(/neither a known model name .* nor an existing file/);
+        await expect(ensureModel("no-such-model")).rejects.toThrow(/Unknown model "no-such-model"; known: smollm2-135m-instruct/);
+    });
+
+    it("names every source tried when a fetch fails", () => {
+        const err = new ModelFetchError("m", ["hf:a/b/c.gguf: fetch failed", "pypi pkg==1: pip exited with 1"]);
+        expect(err.message).toContain("hf:a/b/c.gguf: fetch failed");
+        expect(err.message).toContain("pypi pkg==1: pip exited with 1");
+    });
+});
