@@ -95,13 +95,23 @@ for w in glob.glob(os.path.join(dest, "*.whl")):
             z.extract(m, out)
 `;
 
+/** node-llama-cpp's git bundle of llama.cpp: the nearest node_modules above this package that holds it. */
+function nodeLlamaCppBundle(): string {
+    for (let dir = packageRoot; ; dir = path.dirname(dir)) {
+        const candidate = path.join(dir, "node_modules", "node-llama-cpp", "llama", "gitRelease.bundle");
+        if (existsSync(candidate))
+            return candidate;
+        if (path.dirname(dir) === dir)
+            throw new Error("node-llama-cpp's llama/gitRelease.bundle was not found in any node_modules above " + packageRoot);
+    }
+}
+
 /** llama.cpp's source, as node-llama-cpp ships it (a git bundle), checked out once into the cache. */
 export async function llamaCppSource(): Promise<string> {
     const dir = path.join(mcpguardHome(), "llama.cpp");
     if (existsSync(path.join(dir, "convert_hf_to_gguf.py")))
         return dir;
-    const entry = fileURLToPath(import.meta.resolve("node-llama-cpp"));
-    const bundle = path.join(entry.slice(0, entry.lastIndexOf(`${path.sep}node-llama-cpp${path.sep}`)), "node-llama-cpp", "llama", "gitRelease.bundle");
+    const bundle = nodeLlamaCppBundle();
     await rm(dir, { recursive: true, force: true });
     await run("git", ["clone", "--quiet", bundle, dir]);
     return dir;
