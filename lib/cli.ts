@@ -38,7 +38,7 @@ function progressReporter(): Progress & { stop(): void } {
     return Object.assign(report, { stop: () => bar?.stop() });
 }
 
-type GuardFlags = { model?: string, k?: string, rag?: boolean, adapter?: boolean, threshold?: string };
+type GuardFlags = { model?: string, k?: string, rag?: boolean, adapter?: boolean, promptExamples?: boolean, threshold?: string };
 
 function guardOptions(flags: GuardFlags, onProgress: Progress): GuardOptions {
     const number = (value: string | undefined, name: string) => {
@@ -51,6 +51,7 @@ function guardOptions(flags: GuardFlags, onProgress: Progress): GuardOptions {
         model: flags.model,
         k: flags.rag === false ? 0 : number(flags.k, "k"),
         adapter: flags.adapter === false ? false : undefined,
+        examplesInPrompt: flags.promptExamples,
         threshold: number(flags.threshold, "threshold"),
         onProgress
     };
@@ -142,6 +143,8 @@ function withGuardFlags(command: Command): Command {
         .option("--k <n>", "examples retrieved per label")
         .option("--no-rag", "switch RAG-Pref retrieval off")
         .option("--no-adapter", "switch the DPO adapter off")
+        .option("--prompt-examples", "put the retrieved examples into the model's prompt (RAG-Pref in context)")
+        .option("--no-prompt-examples", "retrieve examples as evidence only; the prompt holds the request alone")
         .option("--threshold <p>", "refuse when score >= p");
 }
 

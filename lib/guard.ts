@@ -31,6 +31,12 @@ export type GuardOptions = {
     exclude?: (example: Example) => boolean,
     /** Examples retrieved per label (attack and benign). 0 switches RAG-Pref off. Default 2. */
     k?: number,
+    /**
+     * Put the retrieved examples into the model's prompt (RAG-Pref as the paper defines it). When false the
+     * examples are still retrieved, kept as evidence and weighed through the retrieval margin, and the prompt
+     * holds the request alone (3x fewer tokens). Default false: measured better on the validation split (README).
+     */
+    examplesInPrompt?: boolean,
     /** Refuse when score >= threshold. Default: the calibrated threshold stored for this configuration. */
     threshold?: number,
     /** `auto` (default, or MCPGUARD_GPU), `cuda` or `cpu`. */
@@ -60,9 +66,10 @@ export type Calibration = { model: Logistic, threshold: number, targetFalseRefus
 
 const calibrationFile = path.join(packageRoot, "models", "calibration.json");
 
-/** The calibration key of a configuration: which model, with or without retrieval and the adapter. */
-export function calibrationProfile(model: string, k: number, adapter: boolean): string {
-    return `${model}|${k > 0 ? "rag" : "norag"}|${adapter ? "adapter" : "base"}`;
+/** The calibration key of a configuration: which model; retrieval into the prompt, as evidence only, or none; the adapter. */
+export function calibrationProfile(model: string, k: number, adapter: boolean, examplesInPrompt = true): string {
+    const retrieval = k === 0 ? "norag" : examplesInPrompt ? "rag" : "retrieval";
+    return `${model}|${retrieval}|${adapter ? "adapter" : "base"}`;
 }
 
 export function readCalibration(profile: string): Calibration | undefined {
@@ -83,13 +90,14 @@ export class Guard {
     readonly #stores: PreferenceStores | undefined;
     readonly #scorer: RefusalScorer;
     readonly #k: number;
+    readonly #examplesInPrompt: boolean;
     readonly #calibration: Calibration;
     readonly threshold: number;
     #disposed = false;
 
     /** @internal use createGuard */
     constructor(parts: { llama: Llama, model: LlamaModel, embedder?: Embedder, stores?: PreferenceStores,
-        scorer: RefusalScorer, k: number, calibration: Calibration, threshold: number }) {
+        scorer: RefusalScorer, k: number, examplesInPrompt: boolean, calibration: Calibration, threshold: number }) {
         this.#llama = parts.llama;
         this.#model = parts.model;
         this.#chatWrapper = modelChatWrapper(parts.model);
@@ -97,6 +105,7 @@ export class Guard {
         this.#stores = parts.stores;
         this.#scorer = parts.scorer;
         this.#k = parts.k;
+        this.#examplesInPrompt = parts.examplesInPrompt;
         this.#calibration = parts.calibration;
         this.threshold = parts.threshold;
     }
@@ -132,7 +141,7 @@ export class Guard {
         const attacks = query != null ? this.#stores!.attack.nearest(query, this.#k) : [];
         const benign = query != null ? this.#stores!.benign.nearest(query, this.#k) : [];
         const retrieved = performance.now();
-        const tokens = this.promptTokens(request, attacks, benign);
+        const tokens = this.#examplesInPrompt ? this.promptTokens(request, attacks, benign) : this.promptTokens(request, [], []);
         const assembled = performance.now();
         const logOdds = await this.#scorer.score(tokens, options.signal);
         const scored = performance.now();
@@ -269,6 +278,8 @@ export async function createGuard(options: GuardOptions = {}): Promise<Guard> {
     }
     const adapterPath = resolveAdapterPath(options.adapter, modelSpec);
     const scorer = await RefusalScorer.create(model, { sequences: options.concurrency ?? 4, sequenceTokens: 2048, adapterPath });
-    const calibration = readCalibration(calibrationProfile(modelSpec, k, adapterPath != null)) ?? uncalibrated;
-    return new Guard({ llama, model, embedder, stores, scorer, k, calibration, threshold: options.threshold ?? calibration.threshold });
+    const examplesInPrompt = options.examplesInPrompt ?? false;
+    const calibration = readCalibration(calibrationProfile(modelSpec, k, adapterPath != null, examplesInPrompt)) ?? uncalibrated;
+    return new Guard({ llama, model, embedder, stores, scorer, k, examplesInPrompt, calibration,
+        threshold: options.threshold ?? calibration.threshold });
 }

@@ -3,7 +3,7 @@
  * validation families are held out of the RAG-Pref stores, judged, Platt scaling is fitted on the raw
  * log-odds, and the threshold is set for a stated target false-refusal rate. Writes models/calibration.json.
  *
- *   npm run calibrate -- [--model NAME] [--k 2] [--no-adapter] [--target-frr 0.03] [--per-family 2]
+ *   npm run calibrate -- [--model NAME] [--k 2] [--no-adapter] [--prompt-examples] [--target-frr 0.03] [--per-family 2]
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -33,6 +33,7 @@ export function carveValidation(train: Example[], perFamily: number): Example[] 
 async function main(): Promise<void> {
     const { values } = parseArgs({ options: {
         model: { type: "string" }, k: { type: "string", default: "2" }, "no-adapter": { type: "boolean", default: false },
+        "prompt-examples": { type: "boolean", default: false },
         "target-frr": { type: "string", default: "0.03" }, "per-family": { type: "string", default: "2" }
     } });
     const model = values.model ?? readManifest().defaults.decision;
@@ -44,7 +45,8 @@ async function main(): Promise<void> {
 
     const adapter = values["no-adapter"] ? false : undefined;
     const withAdapter = resolveAdapterPath(adapter, model) != null;
-    const guard = await createGuard({ model, k, adapter, examples: train, exclude: isValidation, concurrency: 2 });
+    const examplesInPrompt = values["prompt-examples"];
+    const guard = await createGuard({ model, k, adapter, examplesInPrompt, examples: train, exclude: isValidation, concurrency: 2 });
     const features: number[][] = [];
     const positive: boolean[] = [];
     const started = Date.now();
@@ -73,9 +75,9 @@ async function main(): Promise<void> {
         }
     };
     const all = existsSync(calibrationFile) ? JSON.parse(readFileSync(calibrationFile, "utf8")) as Record<string, unknown> : {};
-    all[calibrationProfile(model, k, withAdapter)] = entry;
+    all[calibrationProfile(model, k, withAdapter, examplesInPrompt)] = entry;
     writeFileSync(calibrationFile, JSON.stringify(all, null, 2) + "\n");
-    console.log(JSON.stringify({ profile: calibrationProfile(model, k, withAdapter), ...entry }, null, 2));
+    console.log(JSON.stringify({ profile: calibrationProfile(model, k, withAdapter, examplesInPrompt), ...entry }, null, 2));
 }
 
 await main();
