@@ -1,17 +1,9 @@
 // Shared helpers of the native tests: random normalised vectors, a brute-force reference, token lists.
 import { toTokenList, type TokenList } from "../../lib/native.js";
+import { rng } from "../../models/data/augment.js";
 
-/** A seeded PRNG (mulberry32), so failures reproduce. */
-export function random(seed: number): () => number {
-    let state = seed >>> 0;
-    return () => {
-        state = (state + 0x6D2B79F5) >>> 0;
-        let t = state;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-}
+/** A seeded PRNG, so failures reproduce: the data builder's mulberry32. */
+export const random = rng;
 
 /** `count` L2-normalised vectors of `dims` dimensions, flat. */
 export function unitVectors(count: number, dims: number, seed: number): Float32Array {
