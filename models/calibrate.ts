@@ -3,7 +3,7 @@
  * validation families are held out of the RAG-Pref stores, judged, Platt scaling is fitted on the raw
  * log-odds, and the threshold is set for a stated target false-refusal rate. Writes models/calibration.json.
  *
- *   npm run calibrate -- [--model NAME] [--k 2] [--no-adapter] [--prompt-examples] [--target-frr 0.03] [--per-family 2]
+ *   npm run calibrate -- [--model NAME] [--k 2] [--adapter FILE | --no-adapter] [--prompt-examples] [--target-frr 0.03] [--per-family 2]
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -32,7 +32,7 @@ export function carveValidation(train: Example[], perFamily: number): Example[] 
 
 async function main(): Promise<void> {
     const { values } = parseArgs({ options: {
-        model: { type: "string" }, k: { type: "string", default: "2" }, "no-adapter": { type: "boolean", default: false },
+        model: { type: "string" }, k: { type: "string", default: "2" }, "no-adapter": { type: "boolean", default: false }, adapter: { type: "string" },
         "prompt-examples": { type: "boolean", default: false },
         "target-frr": { type: "string", default: "0.03" }, "per-family": { type: "string", default: "2" }
     } });
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
     const validation = carveValidation(train, Number(values["per-family"]));
     console.error(`validation ${validation.length} examples, held out of the stores`);
 
-    const adapter = values["no-adapter"] ? false : undefined;
+    const adapter = values["no-adapter"] ? false : values.adapter;
     const withAdapter = resolveAdapterPath(adapter, model) != null;
     const examplesInPrompt = values["prompt-examples"];
     const guard = await createGuard({ model, k, adapter, examplesInPrompt, examples: train, exclude: isValidation, concurrency: 2 });
