@@ -67,7 +67,7 @@ export type Calibration = { model: Logistic, threshold: number, targetFalseRefus
 const calibrationFile = path.join(packageRoot, "models", "calibration.json");
 
 /** The calibration key of a configuration: which model; retrieval into the prompt, as evidence only, or none; the adapter. */
-export function calibrationProfile(model: string, k: number, adapter: boolean, examplesInPrompt = true): string {
+export function calibrationProfile(model: string, k: number, adapter: boolean, examplesInPrompt: boolean): string {
     const retrieval = k === 0 ? "norag" : examplesInPrompt ? "rag" : "retrieval";
     return `${model}|${retrieval}|${adapter ? "adapter" : "base"}`;
 }

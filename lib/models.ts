@@ -31,8 +31,12 @@ export type Manifest = {
 export const packageRoot = fileURLToPath(new URL("../", import.meta.url));
 export const manifestFile = path.join(packageRoot, "models", "manifest.json");
 
+let manifest: Manifest | undefined;
+
+/** The model manifest, read from disk once per process. */
 export function readManifest(): Manifest {
-    return JSON.parse(readFileSync(manifestFile, "utf8")) as Manifest;
+    manifest ??= JSON.parse(readFileSync(manifestFile, "utf8")) as Manifest;
+    return manifest;
 }
 
 export async function sha256File(file: string): Promise<string> {
@@ -142,15 +146,15 @@ export async function resolveModelPath(spec: string, progress?: Progress): Promi
 export function resolveAdapterPath(adapter: string | false | undefined, modelSpec: string): string | undefined {
     if (adapter === false)
         return undefined;
-    const manifest = readManifest();
-    const name = adapter ?? manifest.defaults.adapter;
-    const entry = name != null ? manifest.adapters?.[name] : undefined;
+    const { defaults, adapters } = readManifest();
+    const name = adapter ?? defaults.adapter;
+    const entry = name != null ? adapters?.[name] : undefined;
     if (adapter === undefined && entry?.base !== modelSpec)
         return undefined;
     if (entry != null)
         return path.join(packageRoot, entry.file);
     const local = path.resolve(adapter!);
     if (!existsSync(local))
-        throw new Error(`Adapter "${adapter}" is neither a known adapter (${Object.keys(manifest.adapters ?? {}).join(", ")}) nor an existing file`);
+        throw new Error(`Adapter "${adapter}" is neither a known adapter (${Object.keys(adapters ?? {}).join(", ")}) nor an existing file`);
     return local;
 }
