@@ -8,7 +8,7 @@ export default defineConfig({
                 test: {
                     name: "model",
                     include: ["test/model/**/*.test.ts"],
-                    globalSetup: ["test/model/fetch-models.ts"],
+                    globalSetup: ["test/unit/build-native.ts", "test/model/fetch-models.ts"],
                     testTimeout: 600_000,
                     hookTimeout: 900_000,
                     fileParallelism: false

@@ -2,16 +2,17 @@ import { readFileSync, existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { getLlama, JinjaTemplateChatWrapper, LlamaLogLevel, resolveChatWrapper, type ChatWrapper, type Llama, type LlamaModel, type Token } from "node-llama-cpp";
+import { PromptAssembler } from "./assembly.js";
 import { applyLogistic, type Logistic } from "./calibration.js";
 import { defaultTrainFile, loadExamples, type Category, type Example, type Label } from "./dataset.js";
 import { Embedder } from "./embedder.js";
 import { gpuChoice, type GpuChoice } from "./home.js";
 import { packageRoot, readManifest, resolveAdapterPath, resolveModelPath } from "./models.js";
 import type { Progress } from "./model-sources.js";
-import { assemblePrompt, queryText, requestCaps, type PromptParts, type RenderCaps } from "./prompt.js";
+import { queryText, requestCaps, type RenderCaps } from "./prompt.js";
 import { parseRequest, type GuardRequest } from "./request.js";
 import { RefusalScorer, AbortError } from "./scorer.js";
-import { buildStores, type Neighbour, type PreferenceStores } from "./store.js";
+import { buildStores, NativePreferenceStores, type Neighbour, type PreferenceStores, type Retrieved, type RetrievalEngine } from "./store.js";
 
 export type GuardOptions = {
     /** Decision model: a manifest name, a local GGUF path or a hub URI. Default: the manifest's default. */
@@ -37,6 +38,12 @@ export type GuardOptions = {
      * holds the request alone (3x fewer tokens). Default false: measured better on the validation split (README).
      */
     examplesInPrompt?: boolean,
+    /**
+     * `native` (default): exact top-k in the C++ core (on the GPU when there is one) and, with examplesInPrompt,
+     * the prompt's tokens assembled there from pre-tokenized pieces. `hnswlib`: approximate search on CPU and the
+     * prompt tokenized as one string (the reference path).
+     */
+    retrieval?: RetrievalEngine,
     /** Refuse when score >= threshold. Default: the calibrated threshold stored for this configuration. */
     threshold?: number,
     /** `auto` (default, or MCPGUARD_GPU), `cuda` or `cpu`. */
@@ -85,7 +92,7 @@ const uncalibrated: Calibration = { model: { weights: [1, 0], bias: 0 }, thresho
 export class Guard {
     readonly #llama: Llama;
     readonly #model: LlamaModel;
-    readonly #chatWrapper: ChatWrapper;
+    readonly #assembler: PromptAssembler;
     readonly #embedder: Embedder | undefined;
     readonly #stores: PreferenceStores | undefined;
     readonly #scorer: RefusalScorer;
@@ -96,11 +103,11 @@ export class Guard {
     #disposed = false;
 
     /** @internal use createGuard */
-    constructor(parts: { llama: Llama, model: LlamaModel, embedder?: Embedder, stores?: PreferenceStores,
+    constructor(parts: { llama: Llama, model: LlamaModel, assembler: PromptAssembler, embedder?: Embedder, stores?: PreferenceStores,
         scorer: RefusalScorer, k: number, examplesInPrompt: boolean, calibration: Calibration, threshold: number }) {
         this.#llama = parts.llama;
         this.#model = parts.model;
-        this.#chatWrapper = modelChatWrapper(parts.model);
+        this.#assembler = parts.assembler;
         this.#embedder = parts.embedder;
         this.#stores = parts.stores;
         this.#scorer = parts.scorer;
@@ -138,46 +145,59 @@ export class Guard {
 
         const query = this.#embedder != null ? await this.#embedder.embed(queryText(request)) : undefined;
         const embedded = performance.now();
-        const attacks = query != null ? this.#stores!.attack.nearest(query, this.#k) : [];
-        const benign = query != null ? this.#stores!.benign.nearest(query, this.#k) : [];
-        const retrieved = performance.now();
-        const tokens = this.#examplesInPrompt ? this.promptTokens(request, attacks, benign) : this.promptTokens(request, [], []);
+        const { attacks, benign, tokens, retrieveMs } = await this.#retrieveAndAssemble(request, query);
         const assembled = performance.now();
         const logOdds = await this.#scorer.score(tokens, options.signal);
         const scored = performance.now();
         const timings = {
             totalMs: scored - started,
             embedMs: embedded - started,
-            retrieveMs: retrieved - embedded,
-            assembleMs: assembled - retrieved,
+            retrieveMs,
+            assembleMs: assembled - embedded - retrieveMs,
             modelMs: scored - assembled
         };
         return { logOdds, retrievalMargin: retrievalMargin(attacks, benign), attacks, benign, promptTokens: tokens.length, timings };
     }
 
-    /** The exact tokens the model evaluates for a request and its retrieved examples (shrinks long requests to fit). */
-    promptTokens(request: GuardRequest, attacks: Neighbour[], benign: Neighbour[]): Token[] {
-        let caps: RenderCaps = requestCaps;
-        for (;;) {
-            const parts = assemblePrompt(request, attacks.map((n) => n.example.request), benign.map((n) => n.example.request), caps);
-            const tokens = this.chatTokens(parts);
+    /**
+     * Retrieval and the exact tokens the model evaluates. The native store does both in one call when the examples
+     * go into the prompt; otherwise it retrieves and the prompt is the bare prefix, the request and the suffix.
+     * A request too long for the context is rendered again with halved caps.
+     */
+    async #retrieveAndAssemble(request: GuardRequest, query: Float32Array | undefined): Promise<Retrieved & { tokens: Token[], retrieveMs: number }> {
+        const stores = this.#stores;
+        const fused = this.#examplesInPrompt && stores instanceof NativePreferenceStores ? stores : undefined;
+        const started = performance.now();
+        let retrieved: Retrieved = query != null && fused == null ? await stores!.retrieve(query, this.#k) : { attacks: [], benign: [] };
+        let retrieveMs = performance.now() - started;
+        for (let caps = requestCaps; ; caps = halved(caps)) {
+            let tokens: Token[];
+            if (query != null && fused != null) {
+                const requestTokens = this.#assembler.requestTokens(request, caps);
+                const before = performance.now();
+                const result = await fused.retrieveAndAssemble(query, this.#k, this.#assembler.pieces(this.#k), requestTokens);
+                retrieveMs = performance.now() - before;
+                retrieved = result;
+                tokens = Array.from(result.tokens) as Token[];
+            } else if (query != null && this.#examplesInPrompt)
+                tokens = this.promptTokens(request, retrieved.attacks, retrieved.benign, caps);
+            else
+                tokens = this.#assembler.bareTokens(request, caps);
             if (tokens.length <= this.#scorer.maxPromptTokens || caps.prompt < 50)
-                return tokens;
-            caps = { prompt: caps.prompt >> 1, toolCall: caps.toolCall >> 1, context: caps.context >> 1, tool: caps.tool >> 1 };
+                return { ...retrieved, tokens, retrieveMs };
         }
     }
 
-    /** The prompt in the model's own chat template, ending where the assistant's reply begins. */
-    chatTokens(parts: PromptParts): Token[] {
-        const { contextText } = this.#chatWrapper.generateContextState({
-            chatHistory: [{ type: "system", text: parts.system }, { type: "user", text: parts.user }, { type: "model", response: [] }]
-        });
-        return contextText.tokenize(this.#model.tokenizer);
+    /** The exact tokens the model evaluates for a request and these retrieved examples, tokenized as one string (reference). */
+    promptTokens(request: GuardRequest, attacks: Neighbour[], benign: Neighbour[], caps: RenderCaps = requestCaps): Token[] {
+        return this.#assembler.fullPromptTokens(request, attacks.map((n) => n.example.request), benign.map((n) => n.example.request), caps);
     }
 
     /** Where the native code runs and what was loaded. */
-    get backend(): { gpu: string | false } {
-        return { gpu: this.#llama.gpu };
+    get backend(): { gpu: string | false, retrieval: string } {
+        const stores = this.#stores;
+        const retrieval = stores == null ? "none" : stores instanceof NativePreferenceStores ? `native-${stores.backend.backend}` : stores.engine;
+        return { gpu: this.#llama.gpu, retrieval };
     }
 
     #assertUsable(): void {
@@ -190,6 +210,7 @@ export class Guard {
             return;
         this.#disposed = true;
         await this.#scorer.dispose();
+        this.#stores?.dispose();
         await this.#embedder?.dispose();
         await this.#model.dispose();
     }
@@ -221,6 +242,10 @@ export function modelChatWrapper(model: LlamaModel): ChatWrapper {
     return resolveChatWrapper(model);
 }
 
+function halved(caps: RenderCaps): RenderCaps {
+    return { prompt: caps.prompt >> 1, toolCall: caps.toolCall >> 1, context: caps.context >> 1, tool: caps.tool >> 1 };
+}
+
 function toEvidence(neighbour: Neighbour): Evidence {
     const { example, distance } = neighbour;
     return {
@@ -250,6 +275,8 @@ function validateOptions(options: GuardOptions): void {
         throw new RangeError(`options.k must be an integer from 0 to 16, got ${options.k}`);
     if (options.threshold !== undefined && !(options.threshold >= 0 && options.threshold <= 1))
         throw new RangeError(`options.threshold must be a number in [0, 1], got ${options.threshold}`);
+    if (options.retrieval !== undefined && options.retrieval !== "native" && options.retrieval !== "hnswlib")
+        throw new RangeError(`options.retrieval must be "native" or "hnswlib", got ${String(options.retrieval)}`);
     if (options.concurrency !== undefined && (!Number.isInteger(options.concurrency) || options.concurrency < 1 || options.concurrency > 64))
         throw new RangeError(`options.concurrency must be an integer from 1 to 64, got ${options.concurrency}`);
 }
@@ -264,6 +291,8 @@ export async function createGuard(options: GuardOptions = {}): Promise<Guard> {
     const llama = await getLlama({ gpu: gpu === "cpu" ? false : gpu === "cuda" ? "cuda" : "auto", logLevel: LlamaLogLevel.error,
         maxThreads: threadCount(options.threads) });
     const model = await llama.loadModel({ modelPath: await resolveModelPath(modelSpec, options.onProgress) });
+    const assembler = new PromptAssembler(model, modelChatWrapper(model));
+    const examplesInPrompt = options.examplesInPrompt ?? false;
 
     let embedder: Embedder | undefined;
     let stores: PreferenceStores | undefined;
@@ -273,13 +302,15 @@ export async function createGuard(options: GuardOptions = {}): Promise<Guard> {
         const examples = options.examples ?? await loadExamples(options.trainFile ?? defaultTrainFile);
         stores = await buildStores(examples, embedder, embedderSpec, {
             exclude: options.exclude,
-            onProgress: (done, total) => options.onProgress?.({ label: "embedding preference data", done, total })
+            onProgress: (done, total) => options.onProgress?.({ label: "embedding preference data", done, total }),
+            engine: options.retrieval ?? "native",
+            backend: gpu,
+            segments: examplesInPrompt ? (example) => assembler.segmentTokens(example.request) : undefined
         });
     }
     const adapterPath = resolveAdapterPath(options.adapter, modelSpec);
     const scorer = await RefusalScorer.create(model, { sequences: options.concurrency ?? 4, sequenceTokens: 2048, adapterPath });
-    const examplesInPrompt = options.examplesInPrompt ?? false;
     const calibration = readCalibration(calibrationProfile(modelSpec, k, adapterPath != null, examplesInPrompt)) ?? uncalibrated;
-    return new Guard({ llama, model, embedder, stores, scorer, k, examplesInPrompt, calibration,
+    return new Guard({ llama, model, assembler, embedder, stores, scorer, k, examplesInPrompt, calibration,
         threshold: options.threshold ?? calibration.threshold });
 }

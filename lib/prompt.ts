@@ -75,16 +75,35 @@ export function renderExample(request: GuardRequest): string {
 
 export type PromptParts = { system: string, user: string };
 
-/** RAG-Pref's prompt: framing, tools in play, attack examples, benign examples; the request in the user turn. */
+/**
+ * The text pieces of RAG-Pref's system prompt, in order: framing, the attack examples, the benign examples, then
+ * the request's own tools. Everything that depends on the request comes last, right before the user turn, so the
+ * native store can assemble prompts from pre-tokenized pieces (lib/assembly.ts): fixed pieces, then the retrieved
+ * examples' segments, then the request. Each piece starts at a newline or a header and each segment starts with a
+ * letter and ends without whitespace, so the tokenizer never merges across a split point.
+ */
+export const sections = {
+    attackHeading: "\n\n# Attack examples\n",
+    benignHeading: "\n\n# Benign examples\n",
+    /** The header before the retrieved example of rank `rank` (0-based); later ranks start on a new line. */
+    exampleHeader: (label: "Attack" | "Benign", rank: number) => `${rank > 0 ? "\n" : ""}## ${label} ${rank + 1}\n`,
+    /** The request's tools, or "" when none are known. */
+    tools: (request: GuardRequest, caps: RenderCaps) => {
+        const tools = renderTools(request, caps);
+        return tools !== "" ? `\n\n# Tools in play\n${tools}` : "";
+    }
+};
+
+function examplesSection(heading: string, label: "Attack" | "Benign", examples: GuardRequest[]): string {
+    return examples.length === 0 ? "" : heading + examples.map((e, r) => sections.exampleHeader(label, r) + renderExample(e)).join("");
+}
+
+/** RAG-Pref's prompt: framing, attack examples, benign examples, tools in play; the request in the user turn. */
 export function assemblePrompt(request: GuardRequest, attacks: GuardRequest[], benign: GuardRequest[],
     caps: RenderCaps = requestCaps): PromptParts {
-    const sections = [framing];
-    const tools = renderTools(request, caps);
-    if (tools !== "")
-        sections.push(`# Tools in play\n${tools}`);
-    if (attacks.length > 0)
-        sections.push("# Attack examples\n" + attacks.map((e, i) => `## Attack ${i + 1}\n${renderExample(e)}`).join("\n"));
-    if (benign.length > 0)
-        sections.push("# Benign examples\n" + benign.map((e, i) => `## Benign ${i + 1}\n${renderExample(e)}`).join("\n"));
-    return { system: sections.join("\n\n"), user: renderRequest(request, caps) };
+    const system = framing
+        + examplesSection(sections.attackHeading, "Attack", attacks)
+        + examplesSection(sections.benignHeading, "Benign", benign)
+        + sections.tools(request, caps);
+    return { system, user: renderRequest(request, caps) };
 }

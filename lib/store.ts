@@ -7,6 +7,7 @@ import hnswlib from "hnswlib-node";
 import type { Example, Label } from "./dataset.js";
 import type { Embedder } from "./embedder.js";
 import { mcpguardHome } from "./home.js";
+import { NativeStore, noId, toTokenList, type Retrieval } from "./native.js";
 import { queryText } from "./prompt.js";
 
 /** A retrieved example and its cosine distance (1 - cosine similarity) to the query. */
@@ -45,8 +46,97 @@ export class LabelStore {
     }
 }
 
+/** What a retrieval found: the nearest attack examples and the nearest benign examples, nearest first. */
+export type Retrieved = { attacks: Neighbour[], benign: Neighbour[] };
+
+/** How the stores search: `native` (exact top-k in the C++/CUDA core, default) or `hnswlib` (approximate, CPU). */
+export type RetrievalEngine = "native" | "hnswlib";
+
 /** RAG-Pref's two stores: attack examples (dispreferred) and benign examples (preferred). */
-export type PreferenceStores = Record<Label, LabelStore>;
+export interface PreferenceStores {
+    readonly engine: RetrievalEngine;
+    retrieve(query: Float32Array, k: number): Promise<Retrieved>;
+    dispose(): void;
+}
+
+/** The two stores as hnswlib-node indexes: approximate search for very large stores on CPU, and the reference in tests. */
+export class HnswPreferenceStores implements PreferenceStores {
+    readonly engine = "hnswlib";
+    readonly #labels: Record<Label, LabelStore>;
+
+    constructor(labels: Record<Label, LabelStore>) {
+        this.#labels = labels;
+    }
+
+    async retrieve(query: Float32Array, k: number): Promise<Retrieved> {
+        return { attacks: this.#labels.attack.nearest(query, k), benign: this.#labels.benign.nearest(query, k) };
+    }
+
+    dispose(): void {}
+}
+
+/**
+ * The two stores in the native core: exact top-k per label and, when examples go into the prompt, the prompt's
+ * tokens assembled in the same call from each example's segment, tokenized once when the store is built.
+ */
+export class NativePreferenceStores implements PreferenceStores {
+    readonly engine = "native";
+    readonly #store: NativeStore;
+    readonly #examples: Record<Label, Example[]>;
+
+    private constructor(store: NativeStore, examples: Record<Label, Example[]>) {
+        this.#store = store;
+        this.#examples = examples;
+    }
+
+    /** `segments` gives each example's prompt tokens; without it the store holds none (retrieval only). */
+    static async create(labels: Record<Label, { examples: Example[], vectors: Float32Array }>, dimensions: number,
+        options: { backend?: "auto" | "cpu" | "cuda", segments?: (example: Example) => ArrayLike<number> } = {}): Promise<NativePreferenceStores> {
+        // clamp: k above a label's size returns what there is, as hnswlib does.
+        const store = new NativeStore({ dimensions, backend: options.backend, kPolicy: "clamp" });
+        try {
+            for (const label of ["attack", "benign"] as const) {
+                const { examples, vectors } = labels[label];
+                await store.add(label, vectors, toTokenList(examples.map((e) => options.segments?.(e) ?? [])));
+            }
+        } catch (error) {
+            store.dispose();
+            throw error;
+        }
+        return new NativePreferenceStores(store, { attack: labels.attack.examples, benign: labels.benign.examples });
+    }
+
+    async retrieve(query: Float32Array, k: number): Promise<Retrieved> {
+        return this.#neighbours(await this.#store.search(query, k));
+    }
+
+    /** Retrieves and assembles in one native call: `pieces` from PromptAssembler.pieces(k), `request` its request tokens. */
+    async retrieveAndAssemble(query: Float32Array, k: number, pieces: { tokens: Uint32Array, offsets: Uint32Array },
+        request: ArrayLike<number>): Promise<Retrieved & { tokens: Uint32Array }> {
+        const result = await this.#store.retrieveAndAssemble(query, k, pieces, toTokenList([request]));
+        return { ...this.#neighbours(result), tokens: result.tokens };
+    }
+
+    /** Where the store runs and the memory it holds. */
+    get backend() {
+        return this.#store.backend;
+    }
+
+    dispose(): void {
+        this.#store.dispose();
+    }
+
+    #neighbours(result: Retrieval): Retrieved {
+        const label = (index: number, examples: Example[]) => {
+            const found: Neighbour[] = [];
+            for (let slot = index * result.k; slot < (index + 1) * result.k; slot++)
+                if (result.ids[slot] !== noId)
+                    found.push({ example: examples[result.ids[slot]!]!, distance: result.distances[slot]! });
+            return found;
+        };
+        return { attacks: label(0, this.#examples.attack), benign: label(1, this.#examples.benign) };
+    }
+}
 
 /** Names the embeddings of exactly these examples (ids and embedded text) under this embedder. */
 export function storeFileName(examples: Example[], embedderId: string): string {
@@ -85,14 +175,21 @@ export async function embedExamples(examples: Example[], embedder: Embedder, emb
 
 /** Builds both stores from labelled examples, leaving out those `exclude` picks (held-out validation). */
 export async function buildStores(examples: Example[], embedder: Embedder, embedderId: string,
-    options: { exclude?: (e: Example) => boolean, onProgress?: (done: number, total: number) => void } = {}): Promise<PreferenceStores> {
+    options: { exclude?: (e: Example) => boolean, onProgress?: (done: number, total: number) => void, engine?: RetrievalEngine,
+        backend?: "auto" | "cpu" | "cuda", segments?: (example: Example) => ArrayLike<number> } = {}): Promise<PreferenceStores> {
     const vectors = await embedExamples(examples, embedder, embedderId, options.onProgress);
     const dims = embedder.dimensions;
     const byLabel = (label: Label) => {
         const picked = examples.map((e, i) => ({ e, i })).filter(({ e }) => e.label === label && options.exclude?.(e) !== true);
         const flat = new Float32Array(picked.length * dims);
         picked.forEach(({ i }, j) => flat.set(vectors.subarray(i * dims, (i + 1) * dims), j * dims));
-        return new LabelStore(picked.map(({ e }) => e), flat, dims);
+        return { examples: picked.map(({ e }) => e), vectors: flat };
     };
-    return { attack: byLabel("attack"), benign: byLabel("benign") };
+    const labels = { attack: byLabel("attack"), benign: byLabel("benign") };
+    if (options.engine === "hnswlib")
+        return new HnswPreferenceStores({
+            attack: new LabelStore(labels.attack.examples, labels.attack.vectors, dims),
+            benign: new LabelStore(labels.benign.examples, labels.benign.vectors, dims)
+        });
+    return NativePreferenceStores.create(labels, dims, { backend: options.backend, segments: options.segments });
 }

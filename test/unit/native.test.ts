@@ -2,7 +2,7 @@ import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import { defaultTrainFile, loadExamples, type Example, type Label } from "../../lib/dataset.js";
 import { getBackendInfo, loadNativeAddon, NativeStore, noId, toTokenList, type Retrieval } from "../../lib/native.js";
-import { assemblePrompt, framing, renderExample, renderRequest, renderTools } from "../../lib/prompt.js";
+import { assemblePrompt, framing, renderExample, renderRequest, requestCaps, sections } from "../../lib/prompt.js";
 import { LabelStore } from "../../lib/store.js";
 import { bruteForce, clusteredVectors, piecesFor, sameNeighbours, segmentsFor, unitVectors, type Neighbour } from "./native-fixtures.js";
 
@@ -128,15 +128,15 @@ describe("assembly", () => {
         for (const [label, name] of labels.entries())
             await store.add(name, unitVectors(byLabel[label]!.length, dims, label), toTokenList(byLabel[label]!.map((e) => chars(renderExample(e.request)))));
         const request = byLabel[0]![7]!.request;
-        const tools = renderTools(request);
         const pieces = toTokenList([
-            framing + (tools !== "" ? `\n\n# Tools in play\n${tools}` : "") + "\n\n# Attack examples\n",
-            ...Array.from({ length: k }, (_, r) => `${r > 0 ? "\n" : ""}## Attack ${r + 1}\n`),
-            "\n\n# Benign examples\n",
-            ...Array.from({ length: k }, (_, r) => `${r > 0 ? "\n" : ""}## Benign ${r + 1}\n`),
-            "\n=====\n", ""
+            framing + sections.attackHeading,
+            ...Array.from({ length: k }, (_, r) => sections.exampleHeader("Attack", r)),
+            sections.benignHeading,
+            ...Array.from({ length: k }, (_, r) => sections.exampleHeader("Benign", r)),
+            "", ""
         ].map(chars));
-        const result = await store.retrieveAndAssemble(unitVectors(1, dims, 9), k, pieces, toTokenList([chars(renderRequest(request))]));
+        const requestText = sections.tools(request, requestCaps) + "\n=====\n" + renderRequest(request);
+        const result = await store.retrieveAndAssemble(unitVectors(1, dims, 9), k, pieces, toTokenList([chars(requestText)]));
         const chosen = (label: number) => neighbours(result, 0, label).map((n) => byLabel[label]![n.id]!.request);
         const parts = assemblePrompt(request, chosen(0), chosen(1));
         expect(String.fromCodePoint(...result.tokens)).toBe(`${parts.system}\n=====\n${parts.user}`);
