@@ -1,15 +1,22 @@
-// Retrieve-and-assemble: the native CPU path against the reference path (hnswlib-node search, JS string
-// templating and joining), same run, stores of 2k, 100k and 1M examples. Run: npx tsx bench/native-retrieve.bench.ts
-// Synthetic clustered 384-d embeddings; example texts cycle through the train split. Prints ratios and
-// hnswlib's recall@2 against the exact native result.
+// Retrieve-and-assemble: the guard's native CPU path (tokenize the request's part, then exact top-k and token
+// assembly in one native call) against the reference path (hnswlib-node search, the prompt as a string through
+// the chat template, tokenized whole), same run, stores of 2k, 100k and 1M examples, with the default decision
+// model's real tokenizer. Run: npm run bench:native. Synthetic clustered 384-d embeddings; example texts and
+// their token segments cycle through the train split. Prints ratios and hnswlib's recall@2 against the exact
+// native result.
 import hnswlib from "hnswlib-node";
 import { Bench } from "tinybench";
 import { defaultTrainFile, loadExamples, type Example, type Label } from "../lib/dataset.js";
+import { getLlama, LlamaLogLevel } from "node-llama-cpp";
+import { PromptAssembler } from "../lib/assembly.js";
+import { modelChatWrapper } from "../lib/guard.js";
+import { readManifest, resolveModelPath } from "../lib/models.js";
 import { getBackendInfo, NativeStore, toTokenList, type TokenList } from "../lib/native.js";
-import { assemblePrompt } from "../lib/prompt.js";
+import { requestCaps } from "../lib/prompt.js";
 
-const dims = 384, k = 2, segmentTokens = 100, requestTokens = 300, nQueries = 64;
-const sizes = [2_000, 100_000, 1_000_000];
+const dims = 384, k = 2, nQueries = 64;
+// BENCH_SIZES=2000 for a quick run.
+const sizes = (process.env.BENCH_SIZES ?? "2000,100000,1000000").split(",").map(Number);
 const hnswBudgetMs = 180_000;  // build the hnswlib index only when it fits ~3 minutes
 const labels: Label[] = ["attack", "benign"];
 
@@ -43,10 +50,9 @@ function clustered(count: number, seed: number): Float32Array {
     return out;
 }
 
-function segments(count: number, base: number): TokenList {
-    const tokens = new Uint32Array(count * segmentTokens).map((_, i) => base + (i % 30000));
-    const offsets = Uint32Array.from({ length: count + 1 }, (_, i) => i * segmentTokens);
-    return { tokens, offsets };
+/** Token segments of `count` examples, cycling through the real examples' segments. */
+function segments(count: number, real: number[][]): TokenList {
+    return toTokenList(Array.from({ length: count }, (_, i) => real[i % real.length]!));
 }
 
 type Hnsw = { index: hnswlib.HierarchicalNSW, count: number, buildMs: number };
@@ -61,15 +67,15 @@ function buildHnsw(vectors: Float32Array, count: number): Hnsw {
     return { index, count, buildMs: performance.now() - started };
 }
 
-/** The reference path of lib/store.ts and lib/prompt.ts: hnswlib search per label, then the prompt as a string. */
-function referenceRetrieve(indexes: Hnsw[], query: Float32Array, examples: Example[], request: Example): string {
-    const [attacks, benign] = indexes.map(({ index }) => {
+/** The reference path (retrieval: "hnswlib"): hnswlib search per label, the prompt as one string, tokenized whole. */
+function referenceRetrieve(indexes: Hnsw[], query: Float32Array, byLabel: Example[][], request: Example, assembler: PromptAssembler): number[] {
+    const [attacks, benign] = indexes.map(({ index }, label) => {
         const { neighbors, distances } = index.searchKnn(Array.from(query), k);
+        const examples = byLabel[label]!;
         return neighbors.map((id, i) => ({ id, distance: distances[i]! })).sort((a, b) => a.distance - b.distance || a.id - b.id)
             .map(({ id }) => examples[id % examples.length]!.request);
     });
-    const parts = assemblePrompt(request.request, attacks!, benign!);
-    return `${parts.system}\n${parts.user}`;
+    return assembler.fullPromptTokens(request.request, attacks!, benign!, requestCaps);
 }
 
 async function recallAt2(store: NativeStore, indexes: Hnsw[], queries: Float32Array, exactOnPrefix: NativeStore): Promise<number> {
@@ -85,10 +91,10 @@ async function recallAt2(store: NativeStore, indexes: Hnsw[], queries: Float32Ar
     return found / (nQueries * 2 * k);
 }
 
-async function nativeStore(data: Float32Array[], perLabel: number): Promise<NativeStore> {
+async function nativeStore(data: Float32Array[], perLabel: number, real: number[][][]): Promise<NativeStore> {
     const store = new NativeStore({ dimensions: dims, backend: "cpu" });
     for (const [label, name] of labels.entries())
-        await store.add(name, data[label]!.subarray(0, perLabel * dims), segments(perLabel, 1000 + label * 50000));
+        await store.add(name, data[label]!.subarray(0, perLabel * dims), segments(perLabel, real[label]!));
     return store;
 }
 
@@ -100,17 +106,21 @@ async function main(): Promise<void> {
     const info = getBackendInfo();
     console.log(`native addon: ${info.variant} (${info.file}), CPU kernels ${info.simd}, CUDA: ${info.cudaAvailable ? "available" : info.cudaUnavailableReason}`);
     const examples = await loadExamples(defaultTrainFile);
+    const byLabel = labels.map((label) => examples.filter((e) => e.label === label));
+    const llama = await getLlama({ gpu: false, logLevel: LlamaLogLevel.error });
+    const model = await llama.loadModel({ modelPath: await resolveModelPath(readManifest().defaults.decision), vocabOnly: true });
+    const assembler = new PromptAssembler(model, modelChatWrapper(model));
+    const real = byLabel.map((list) => list.map((e) => assembler.segmentTokens(e.request)));
+    const pieces = assembler.pieces(k);
     const largest = Math.max(...sizes) / 2;
     const data = labels.map((_, label) => clustered(largest, 10 + label * 7));
     const queries = clustered(nQueries, 10);  // same centres as the attack store
-    const pieces = toTokenList(Array.from({ length: 2 * k + 4 }, (_, p) => new Array(p === 0 ? 250 : 8).fill(p)));
-    const request = toTokenList([new Array(requestTokens).fill(7)]);
     let hnswForLarge: { indexes: Hnsw[], perLabel: number } | undefined;
     const summary: string[] = [];
 
     for (const size of sizes) {
         const perLabel = size / 2;
-        const store = await nativeStore(data, perLabel);
+        const store = await nativeStore(data, perLabel, real);
         let indexes: Hnsw[], indexedPerLabel: number, note = "";
         const estimateMs = hnswForLarge != null ? hnswForLarge.indexes[0]!.buildMs * 2 * (perLabel / hnswForLarge.perLabel) * 1.2 : 0;
         if (hnswForLarge != null && estimateMs > hnswBudgetMs) {
@@ -122,7 +132,7 @@ async function main(): Promise<void> {
             note = `hnswlib index built in ${((indexes[0]!.buildMs + indexes[1]!.buildMs) / 1000).toFixed(1)} s`;
             hnswForLarge = { indexes, perLabel };
         }
-        const prefix = indexedPerLabel === perLabel ? store : await nativeStore(data, indexedPerLabel);
+        const prefix = indexedPerLabel === perLabel ? store : await nativeStore(data, indexedPerLabel, real);
         const recall = await recallAt2(store, indexes, queries, prefix);
         if (prefix !== store)
             prefix.dispose();
@@ -131,11 +141,12 @@ async function main(): Promise<void> {
         const bench = new Bench({ time: 3000, iterations: 10, warmupIterations: 3 });
         bench.add("native", async () => {
             const i = q++ % nQueries;
-            await store.retrieveAndAssemble(queries.subarray(i * dims, (i + 1) * dims), k, pieces, request);
+            const request = assembler.requestTokens(examples[i % examples.length]!.request, requestCaps);
+            await store.retrieveAndAssemble(queries.subarray(i * dims, (i + 1) * dims), k, pieces, toTokenList([request]));
         });
         bench.add("reference", () => {
             const i = q++ % nQueries;
-            referenceRetrieve(indexes, queries.subarray(i * dims, (i + 1) * dims), examples, examples[i % examples.length]!);
+            referenceRetrieve(indexes, queries.subarray(i * dims, (i + 1) * dims), byLabel, examples[i % examples.length]!, assembler);
         });
         await bench.run();
         const [native, reference] = bench.tasks.map((task) => task.result as unknown as { throughput: { mean: number }, latency: { mean: number, p99: number } });
@@ -149,7 +160,9 @@ async function main(): Promise<void> {
         summary.push(`${String(size).padStart(8)}: native/reference ${shown}x, native ${native!.latency.mean.toFixed(3)} ms vs reference ${reference!.latency.mean.toFixed(3)} ms, recall@2 ${(recall * 100).toFixed(1)}%${indexedPerLabel === perLabel ? "" : " (partial index)"}`);
         store.dispose();
     }
-    console.log(`\nSummary (exact native CPU top-${k} per label + token assembly vs hnswlib + string templating):\n${summary.join("\n")}`);
+    console.log(`\nSummary (exact native CPU top-${k} per label + token assembly vs hnswlib + string templating + tokenizing):\n${summary.join("\n")}`);
+    await model.dispose();
+    await llama.dispose();
 }
 
 await main();

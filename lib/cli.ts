@@ -6,6 +6,7 @@ import { loadExamples, DatasetError } from "./dataset.js";
 import { toolCallOnlyView, scoreExamples, summarize } from "./evaluate.js";
 import { createGuard, type Decision, type GuardOptions } from "./guard.js";
 import { ensureModel, readManifest } from "./models.js";
+import { getBackendInfo } from "./native.js";
 import type { Progress } from "./model-sources.js";
 import { parseRequest, RequestValidationError } from "./request.js";
 
@@ -137,6 +138,17 @@ async function fetchModels(names: string[]): Promise<number> {
     return exit.allow;
 }
 
+async function buildNative(cuda: true | undefined): Promise<number> {
+    // Plain JavaScript shared with the install hook, which runs before TypeScript is built.
+    const builder = await import(new URL("../scripts/native-build.mjs", import.meta.url).href) as { runCmakeJs: (command: string, options: { cuda?: boolean }) => number };
+    const status = builder.runCmakeJs("compile", { cuda });
+    if (status !== 0)
+        throw new Error(`cmake-js compile exited with ${status}; see its output above`);
+    const info = getBackendInfo();
+    console.log(`mcpguard: built ${info.file} (CPU kernels ${info.simd}; CUDA: ${info.cudaAvailable ? "available" : info.cudaUnavailableReason})`);
+    return exit.allow;
+}
+
 function withGuardFlags(command: Command): Command {
     return command
         .option("--model <name|path|uri>", "decision model (manifest name, GGUF path or hub URI)")
@@ -171,6 +183,9 @@ export async function main(argv: string[]): Promise<number> {
     program.command("models").description("manage models").command("fetch [names...]")
         .description("fetch and verify models into MCPGUARD_HOME (default: the default decision model and embedder)")
         .action((names: string[]) => run(() => fetchModels(names)));
+    program.command("build").description("build the native addon from source with cmake-js (needs a C++17 compiler and CMake)")
+        .option("--cuda", "also build the CUDA library, and fail when nvcc is missing (default: when nvcc is found)")
+        .action((flags: { cuda?: boolean }) => run(() => buildNative(flags.cuda === true ? true : undefined)));
     program.command("proxy").description("guard a stdio MCP server: relay it and check every tools/call (server command after --)")
         .option("--audit <file>", "append every decision to this JSONL file")
         .option("--policy <file>", "policy JSON: threshold, failMode, skipTools, timeoutMs, maxHistory")

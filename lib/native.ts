@@ -85,11 +85,11 @@ function candidates(): Candidate[] {
     if (override != null && override !== "")
         list.push({ variant: "override", file: path.resolve(override), fix: "point MCPGUARD_NATIVE at a built mcpguard_native.node, or unset it" });
     list.push({ variant: "local-build", file: path.join(packageRoot, "build", "Release", binaryName),
-        fix: "build from source: npm run build:native (npx cmake-js compile; add --CDMCPGUARD_CUDA=ON for CUDA)" });
+        fix: "build from source: npx mcpguard build (add --cuda for the CUDA library)" });
     list.push({ variant: "prebuilt-cuda", file: path.join(packageRoot, "prebuilds", `${platform}-cuda`, binaryName),
         skip: cudaDriverPresent() ? undefined : "skipped: no NVIDIA driver found", fix: "install the NVIDIA driver to use the CUDA prebuild" });
     list.push({ variant: "prebuilt-cpu", file: path.join(packageRoot, "prebuilds", platform, binaryName),
-        fix: `no prebuilt binary for ${platform}: install a C++17 compiler and CMake, then run npm run build:native` });
+        fix: `no prebuilt binary for ${platform}: install a C++17 compiler and CMake, then run npx mcpguard build` });
     return list;
 }
 

@@ -2,30 +2,16 @@
 // Builds the prebuilt addon variants into prebuilds/<platform>-<arch>[-cuda]/ with a metadata.json
 // beside each binary (toolkit, GPU architectures, commit). The CUDA variant is skipped, with a
 // warning, when nvcc is not found. Usage: node scripts/prebuild.mjs [--cpu-only]
-import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { root, runCmakeJs } from "./native-build.mjs";
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
 const platform = `${process.platform}-${process.arch}`;
 const variants = [
     { name: platform, cuda: false },
     { name: `${platform}-cuda`, cuda: true }
 ];
-
-function run(command, args) {
-    const result = spawnSync(command, args, { cwd: root, stdio: "inherit", env: { ...process.env, ...nodeDirEnv() } });
-    if (result.status !== 0)
-        throw new Error(`${command} ${args.join(" ")} exited with ${result.status}`);
-}
-
-// Node's own headers, so cmake-js needs no download.
-function nodeDirEnv() {
-    const prefix = path.dirname(path.dirname(process.execPath));
-    return existsSync(path.join(prefix, "include", "node", "node.h")) && process.env.npm_config_nodedir == null
-        ? { npm_config_nodedir: prefix } : {};
-}
 
 function output(command, args) {
     try {
@@ -55,7 +41,9 @@ function metadata(variant, buildDir) {
 function build(variant) {
     const buildDir = path.join(root, "build-prebuild", variant.name);
     const outDir = path.join(root, "prebuilds", variant.name);
-    run("npx", ["cmake-js", "rebuild", "--out", buildDir, `--CDMCPGUARD_CUDA=${variant.cuda ? "ON" : "OFF"}`]);
+    const status = runCmakeJs("rebuild", { cuda: variant.cuda, extraArgs: ["--out", buildDir] });
+    if (status !== 0)
+        throw new Error(`cmake-js rebuild for ${variant.name} exited with ${status}`);
     rmSync(outDir, { recursive: true, force: true });
     mkdirSync(outDir, { recursive: true });
     const files = ["mcpguard_native.node", ...(variant.cuda ? ["libmcpguard_cuda.so"] : [])];
