@@ -1,10 +1,13 @@
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getLlama, LlamaLogLevel, type Llama, type LlamaModel } from "node-llama-cpp";
 import { PromptAssembler } from "../../lib/assembly.js";
 import { defaultTestFile, defaultTrainFile, loadExamples, type Example } from "../../lib/dataset.js";
 import { Embedder } from "../../lib/embedder.js";
-import { modelChatWrapper } from "../../lib/guard.js";
+import { createGuard, modelChatWrapper } from "../../lib/guard.js";
 import { readManifest, resolveModelPath } from "../../lib/models.js";
+import { getBackendInfo } from "../../lib/native.js";
+import { parseRequest } from "../../lib/request.js";
 import { queryText, requestCaps } from "../../lib/prompt.js";
 import { buildStores, embedExamples, NativePreferenceStores, type PreferenceStores } from "../../lib/store.js";
 
@@ -122,3 +125,26 @@ function bruteForce(examples: Example[], vectors: Float32Array, query: Float32Ar
         .map((n) => n.id);
     return { attack: ranked("attack"), benign: ranked("benign") };
 }
+
+describe("the guard on the native path and on the hnswlib reference path", () => {
+    it("uses the native CPU backend by default, and gives the same judgement as the reference path", async () => {
+        const request = JSON.parse(readFileSync(new URL("../../examples/trade-authorized-keys.json", import.meta.url), "utf8"));
+        const judged = [];
+        for (const retrieval of ["native", "hnswlib"] as const) {
+            const guard = await createGuard({ retrieval, examplesInPrompt: true, concurrency: 1 });
+            try {
+                expect(guard.backend.retrieval).toBe(retrieval === "native" ? "native-cpu" : "hnswlib");
+                const tokens = guard.promptTokens(parseRequest(request), [], []);
+                expect(tokens.length).toBeGreaterThan(100);
+                judged.push(await guard.judge(request));
+            } finally {
+                await guard.dispose();
+            }
+        }
+        const [native, reference] = judged;
+        expect(native!.attacks.map((n) => n.example.id)).toEqual(reference!.attacks.map((n) => n.example.id));
+        expect(native!.promptTokens).toBe(reference!.promptTokens);
+        expect(native!.logOdds).toBeCloseTo(reference!.logOdds, 4);
+        expect(getBackendInfo().variant).toMatch(/^(local-build|prebuilt-cpu|override)$/);
+    });
+});
