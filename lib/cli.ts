@@ -39,7 +39,7 @@ function progressReporter(): Progress & { stop(): void } {
     return Object.assign(report, { stop: () => bar?.stop() });
 }
 
-type GuardFlags = { model?: string, k?: string, rag?: boolean, adapter?: boolean, promptExamples?: boolean, threshold?: string };
+type GuardFlags = { model?: string, k?: string, rag?: boolean, adapter?: boolean, promptExamples?: boolean, threshold?: string, retrieval?: "native" | "hnswlib" };
 
 function guardOptions(flags: GuardFlags, onProgress: Progress): GuardOptions {
     const number = (value: string | undefined, name: string) => {
@@ -53,6 +53,7 @@ function guardOptions(flags: GuardFlags, onProgress: Progress): GuardOptions {
         k: flags.rag === false ? 0 : number(flags.k, "k"),
         adapter: flags.adapter === false ? false : undefined,
         examplesInPrompt: flags.promptExamples,
+        retrieval: flags.retrieval,
         threshold: number(flags.threshold, "threshold"),
         onProgress
     };
@@ -157,7 +158,8 @@ function withGuardFlags(command: Command): Command {
         .option("--no-adapter", "switch the DPO adapter off")
         .option("--prompt-examples", "put the retrieved examples into the model's prompt (RAG-Pref in context)")
         .option("--no-prompt-examples", "retrieve examples as evidence only; the prompt holds the request alone")
-        .option("--threshold <p>", "refuse when score >= p");
+        .option("--threshold <p>", "refuse when score >= p")
+        .addOption(new Option("--retrieval <engine>", "exact native store (default) or approximate hnswlib (reference)").choices(["native", "hnswlib"]));
 }
 
 function exitCodeFor(err: unknown): number {

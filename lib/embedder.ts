@@ -1,6 +1,12 @@
 import type { Llama, LlamaEmbeddingContext, LlamaModel } from "node-llama-cpp";
 
 /** Sentence embeddings from a GGUF embedding model, L2-normalised, inputs cut to the model's window. */
+/**
+ * One thread: all-MiniLM-L6-v2 embeds a request as fast on one thread as on two here, and a second thread pool
+ * spinning beside the decision model's slowed its prefill by a third on a 2-core machine (README, Results).
+ */
+const embeddingThreads = 1;
+
 export class Embedder {
     readonly #model: LlamaModel;
     readonly #context: LlamaEmbeddingContext;
@@ -15,7 +21,7 @@ export class Embedder {
     static async load(llama: Llama, modelPath: string): Promise<Embedder> {
         const model = await llama.loadModel({ modelPath });
         const contextSize = Math.min(512, model.trainContextSize);
-        const context = await model.createEmbeddingContext({ contextSize, batchSize: contextSize });
+        const context = await model.createEmbeddingContext({ contextSize, batchSize: contextSize, threads: embeddingThreads });
         return new Embedder(model, context, contextSize);
     }
 

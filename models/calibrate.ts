@@ -8,27 +8,12 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { applyLogistic, fitLogistic, rocAuc, thresholdForFpr, tprAtFpr } from "../lib/calibration.js";
-import { defaultTrainFile, loadExamples, type Example } from "../lib/dataset.js";
+import { defaultTrainFile, loadExamples } from "../lib/dataset.js";
 import { calibrationProfile, createGuard, judgementFeatures } from "../lib/guard.js";
 import { readManifest, resolveAdapterPath } from "../lib/models.js";
-import { hashString } from "./data/augment.js";
+import { carveValidation, isValidation } from "./data/validation.js";
 
 const calibrationFile = new URL("./calibration.json", import.meta.url);
-
-/** Validation families: 15% of train families, chosen by hash. */
-export const isValidation = (e: Example) => hashString("validation:" + (e.family ?? e.id)) % 100 < 15;
-
-/** The validation examples, at most `perFamily` variants each. */
-export function carveValidation(train: Example[], perFamily: number): Example[] {
-    const taken = new Map<string, number>();
-    const validation = train.filter((e) => {
-        if (!isValidation(e)) return false;
-        const family = e.family ?? e.id;
-        taken.set(family, (taken.get(family) ?? 0) + 1);
-        return taken.get(family)! <= perFamily;
-    });
-    return validation;
-}
 
 async function main(): Promise<void> {
     const { values } = parseArgs({ options: {

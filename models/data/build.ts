@@ -10,6 +10,7 @@ import path from "node:path";
 import { parseExample, readJsonl, type Example } from "../../lib/dataset.js";
 import { augmentRequest, hashString, rng } from "./augment.js";
 import { dpoPair } from "./dpo.js";
+import { isValidation } from "./validation.js";
 import { sizeRules } from "./stats.js";
 
 const dataDir = path.join(import.meta.dirname, "mcp-fba");
@@ -96,7 +97,7 @@ async function main(): Promise<void> {
     const testRows = numbered(test, "test", "test");
     writeFileSync(path.join(dataDir, "train.jsonl"), toJsonl(trainRows));
     writeFileSync(path.join(dataDir, "test.jsonl"), toJsonl(testRows));
-    writeFileSync(path.join(dataDir, "dpo.jsonl"), toJsonl(trainRows.map(dpoPair)));
+    writeFileSync(path.join(dataDir, "dpo.jsonl"), toJsonl(trainRows.filter((e) => !isValidation(e)).map(dpoPair)));
     console.log(`seeds ${seeds.length}, test families ${testFamilies.size}; train ${trainRows.length}, test ${testRows.length}`);
 }
 

@@ -5,7 +5,7 @@ The guard scores a request by teacher-forcing two reply openings right after the
 (lib/scorer.ts): log P("I can't help with that.") - log P("Sure, I'll take care of that."). The preference pairs
 (models/data/dpo.ts) put exactly those openings first: an attack's chosen reply is the refusal, a benign one's
 is the compliance. So what DPO must move is the distribution over the first few reply tokens, and the recipe is
-sized around that on a 2-core CPU:
+sized around that (the shipped run: 8.6 min on one H100; about 1.5 h on 2 CPU cores):
 
 - replies are cut to their first --max-reply-tokens tokens (both openings fit with room to spare);
 - prompts are cut to --max-prompt-tokens, keeping the system prompt's start (the fixed framing) and the end of
@@ -44,24 +44,26 @@ REFUSAL_OPENING = "I can't help with that."
 COMPLIANCE_OPENING = "Sure, I'll take care of that."
 TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
-# Why these defaults (also written into the card). The paper trained 1B-14B models with lr 5e-7 for 15 epochs of
-# full-data DPO; on 2 CPU cores a pass over all 3,056 pairs alone takes longer than the hour we have, and a
-# 135M model with a rank-16 LoRA moves far less per step than full fine-tuning, so it needs a learning rate
-# several hundred times larger and few passes over a balanced subset.
+# Why these defaults (also written into the card). The shipped adapter is `npm run train:dpo` with these defaults,
+# run on one H100 (8.6 min); the same command takes about an hour and a half on a 2-core CPU. The paper trained
+# 1B-14B models with lr 5e-7 for 15 epochs of full-data DPO; a 135M model with a rank-16 LoRA moves far less per
+# step than full fine-tuning, so it needs a learning rate several hundred times larger and few passes.
 RATIONALE = {
-    "lr": "3e-4: LoRA on a 135M model; the adapter starts at zero (B=0) and has only 50 optimiser steps to move the "
+    "lr": "2e-4: LoRA on a 135M model; the adapter starts at zero (B=0) and has 100 optimiser steps to move the "
           "first reply tokens, so it needs a LoRA-typical 1e-4..5e-4 rate, not the paper's 5e-7 full-weight rate "
-          "for 1B-14B models.",
+          "for 1B-14B models. 3e-4 over 50 steps (the first adapter) reached a lower held-out guard-score AUC.",
     "beta": "0.1: the usual DPO temperature; a small beta lets the policy move far from the reference, which is "
             "what the guard needs (the score is a log-probability difference that should separate the classes), "
             "while the implicit KL term still keeps the rest of the model close to the base.",
-    "epochs": "2: the paper's 15 epochs are far beyond a 2-core hour; two passes over a balanced subset let "
-              "reward accuracy saturate on the held-out slice without fitting the few hundred pairs by heart.",
-    "pairs": "200, a balanced subset (half attacks, half benign): on a shared 2-core machine a DPO step costs "
-             "~4 s a pair, so two passes over all 3,056 pairs would take ~7 hours; on a GPU use --pairs 0 (all).",
+    "steps": "100 steps of 8 pairs, one pass over the subset: held-out reward accuracy passes 0.9 by step 50 and "
+             "the guard-score AUC still rises to step 100; a longer run (606 steps, 2 epochs over all pairs) "
+             "did not fit the GPU time we had and showed 0.84 at step 100, no better.",
+    "pairs": "800, a balanced subset (half attacks, half benign) of the 2,417 training pairs: each pair costs "
+             "~0.4 s a step on a GPU (one sequence at a time, latency-bound) and ~5 s on 2 CPU cores.",
     "rank": "16 on all linear layers (q,k,v,o,gate,up,down) as in the paper; the adapter stays a few MB.",
-    "max_prompt_tokens": "224: the fixed framing (128 tokens, shared and run once a step) plus up to 96 tokens "
-                         "from the end of the user turn, where the tool calls are; per-pair tokens bound the run.",
+    "max_prompt_tokens": "512: the fixed framing (128 tokens, shared and run once a step) plus the rest of the "
+                         "prompt; the median prompt is ~310 tokens, so most pairs train on their whole prompt, as "
+                         "the guard scores it.",
     "max_reply_tokens": "16: both openings the guard scores (7 and 9 tokens) plus the start of what follows.",
 }
 
@@ -76,21 +78,21 @@ def parse_args() -> argparse.Namespace:
                    help="output directory (default: models/adapters, or a temp dir with --smoke)")
     p.add_argument("--name", default=ADAPTER_NAME, help="file stem of the adapter and its card")
     p.add_argument("--smoke", action="store_true", help="a few steps on a tiny slice; still converts to GGUF")
-    p.add_argument("--pairs", type=int, default=200, help="training pairs, balanced by label (0: all)")
-    p.add_argument("--val-pairs", type=int, default=48, help="held-out pairs evaluated (0: the whole held-out slice)")
+    p.add_argument("--pairs", type=int, default=800, help="training pairs, balanced by label (0: all)")
+    p.add_argument("--val-pairs", type=int, default=0, help="held-out pairs evaluated (0: the whole held-out slice)")
     p.add_argument("--val-percent", type=float, default=5.0, help="share of pairs held out, by a hash of the pair id")
-    p.add_argument("--epochs", type=float, default=2.0)
-    p.add_argument("--steps", type=int, default=0, help="optimiser steps (overrides --epochs)")
+    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--steps", type=int, default=100, help="optimiser steps (overrides --epochs)")
     p.add_argument("--batch", type=int, default=8, help="pairs per optimiser step")
-    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--beta", type=float, default=0.1)
     p.add_argument("--warmup-ratio", type=float, default=0.1)
     p.add_argument("--rank", type=int, default=16)
     p.add_argument("--alpha", type=float, default=32.0)
     p.add_argument("--dropout", type=float, default=0.0)
-    p.add_argument("--max-prompt-tokens", type=int, default=224)
+    p.add_argument("--max-prompt-tokens", type=int, default=512)
     p.add_argument("--max-reply-tokens", type=int, default=16)
-    p.add_argument("--eval-every", type=int, default=0, help="validate every N steps (default: mid-run and at the end)")
+    p.add_argument("--eval-every", type=int, default=50, help="validate every N steps and at the end (0: mid-run and at the end)")
     p.add_argument("--seed", type=int, default=5)
     p.add_argument("--threads", type=int, default=0,
                    help="torch CPU threads (default: the cores not already busy, at least 1)")
@@ -104,7 +106,7 @@ def parse_args() -> argparse.Namespace:
         args.pairs = min(args.pairs, 8) if args.pairs else 8
         args.val_pairs = min(args.val_pairs, 4) if args.val_pairs else 4
         args.batch = min(args.batch, 2)
-        args.steps = args.steps or 4
+        args.steps = min(args.steps, 4) if args.steps else 4
         args.max_prompt_tokens = min(args.max_prompt_tokens, 192)
     return args
 
