@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { hubUrl } from "../../lib/model-sources.js";
 import { ensureModel, ModelFetchError, readManifest, resolveModelPath } from "../../lib/models.js";
@@ -30,5 +32,20 @@ describe("model manifest and resolution", () => {
         const err = new ModelFetchError("m", ["hf:a/b/c.gguf: fetch failed", "pypi pkg==1: pip exited with 1"]);
         expect(err.message).toContain("hf:a/b/c.gguf: fetch failed");
         expect(err.message).toContain("pypi pkg==1: pip exited with 1");
+    });
+});
+
+describe("the shipped DPO adapter", () => {
+    it("is the output of the committed recipe on the committed data: its card's sha256s match the files and the manifest", () => {
+        const root = new URL("../../", import.meta.url);
+        const sha = (file: string) => createHash("sha256").update(readFileSync(new URL(file, root))).digest("hex");
+        const entry = readManifest().adapters!["smollm2-135m-mcpguard-dpo"]!;
+        const card = JSON.parse(readFileSync(new URL(entry.card, root), "utf8"));
+        expect(sha(entry.file)).toBe(entry.sha256);
+        expect(card.adapter.sha256).toBe(entry.sha256);
+        expect(card.data.sha256).toBe(sha("models/data/mcp-fba/dpo.jsonl"));
+        expect(card.base_model.sha256).toBe(readManifest().models[entry.base]!.sha256);
+        expect(card.smoke).toBe(false);
+        expect(card.final.val_reward_accuracy).toBeGreaterThan(0.8);
     });
 });
