@@ -1,12 +1,12 @@
 import type { Llama, LlamaEmbeddingContext, LlamaModel } from "node-llama-cpp";
 
-/** Sentence embeddings from a GGUF embedding model, L2-normalised, inputs cut to the model's window. */
 /**
  * One thread: all-MiniLM-L6-v2 embeds a request as fast on one thread as on two here, and a second thread pool
- * spinning beside the decision model's slowed its prefill by a third on a 2-core machine (README, Results).
+ * spinning beside the decision model's slowed the guard by a third on a 2-core machine (README, Results).
  */
 const embeddingThreads = 1;
 
+/** Sentence embeddings from a GGUF embedding model, L2-normalised, inputs cut to the model's window. */
 export class Embedder {
     readonly #model: LlamaModel;
     readonly #context: LlamaEmbeddingContext;

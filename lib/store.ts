@@ -6,8 +6,8 @@ import { fileURLToPath } from "node:url";
 import hnswlib from "hnswlib-node";
 import type { Example, Label } from "./dataset.js";
 import type { Embedder } from "./embedder.js";
-import { mcpguardHome } from "./home.js";
-import { NativeStore, noId, toTokenList, type Retrieval } from "./native.js";
+import { mcpguardHome, type GpuChoice } from "./home.js";
+import { NativeStore, noId, toTokenList, type Retrieval, type TokenList } from "./native.js";
 import { queryText } from "./prompt.js";
 
 /** A retrieved example and its cosine distance (1 - cosine similarity) to the query. */
@@ -91,7 +91,7 @@ export class NativePreferenceStores implements PreferenceStores {
 
     /** `segments` gives each example's prompt tokens; without it the store holds none (retrieval only). */
     static async create(labels: Record<Label, { examples: Example[], vectors: Float32Array }>, dimensions: number,
-        options: { backend?: "auto" | "cpu" | "cuda", segments?: (example: Example) => ArrayLike<number> } = {}): Promise<NativePreferenceStores> {
+        options: { backend?: GpuChoice, segments?: (example: Example) => ArrayLike<number> } = {}): Promise<NativePreferenceStores> {
         // clamp: k above a label's size returns what there is, as hnswlib does.
         const store = new NativeStore({ dimensions, backend: options.backend, kPolicy: "clamp" });
         try {
@@ -111,8 +111,7 @@ export class NativePreferenceStores implements PreferenceStores {
     }
 
     /** Retrieves and assembles in one native call: `pieces` from PromptAssembler.pieces(k), `request` its request tokens. */
-    async retrieveAndAssemble(query: Float32Array, k: number, pieces: { tokens: Uint32Array, offsets: Uint32Array },
-        request: ArrayLike<number>): Promise<Retrieved & { tokens: Uint32Array }> {
+    async retrieveAndAssemble(query: Float32Array, k: number, pieces: TokenList, request: ArrayLike<number>): Promise<Retrieved & { tokens: Uint32Array }> {
         const result = await this.#store.retrieveAndAssemble(query, k, pieces, toTokenList([request]));
         return { ...this.#neighbours(result), tokens: result.tokens };
     }
@@ -176,7 +175,7 @@ export async function embedExamples(examples: Example[], embedder: Embedder, emb
 /** Builds both stores from labelled examples, leaving out those `exclude` picks (held-out validation). */
 export async function buildStores(examples: Example[], embedder: Embedder, embedderId: string,
     options: { exclude?: (e: Example) => boolean, onProgress?: (done: number, total: number) => void, engine?: RetrievalEngine,
-        backend?: "auto" | "cpu" | "cuda", segments?: (example: Example) => ArrayLike<number> } = {}): Promise<PreferenceStores> {
+        backend?: GpuChoice, segments?: (example: Example) => ArrayLike<number> } = {}): Promise<PreferenceStores> {
     const vectors = await embedExamples(examples, embedder, embedderId, options.onProgress);
     const dims = embedder.dimensions;
     const byLabel = (label: Label) => {

@@ -1,7 +1,8 @@
 /**
  * Chooses the decision threshold on a validation split carved from train (never the test split):
- * validation families are held out of the RAG-Pref stores, judged, Platt scaling is fitted on the raw
- * log-odds, and the threshold is set for a stated target false-refusal rate. Writes models/calibration.json.
+ * validation families are held out of the RAG-Pref stores (and of dpo.jsonl), judged, a logistic model is fitted
+ * on [refusal log-odds, retrieval margin], and the threshold is set for a stated target false-refusal rate.
+ * Writes the configuration's profile into models/calibration.json.
  *
  *   npm run calibrate -- [--model NAME] [--k 2] [--adapter FILE | --no-adapter] [--prompt-examples] [--target-frr 0.03] [--per-family 2]
  */

@@ -11,7 +11,7 @@ export const localAddon = path.join(root, "build", "Release", "mcpguard_native.n
 const require = createRequire(import.meta.url);
 
 /** Node's own headers when they are installed beside node, so cmake-js downloads nothing. */
-export function nodeDirEnv() {
+function nodeDirEnv() {
     const prefix = path.dirname(path.dirname(process.execPath));
     return existsSync(path.join(prefix, "include", "node", "node.h")) && process.env.npm_config_nodedir == null
         ? { npm_config_nodedir: prefix } : {};
@@ -21,11 +21,11 @@ export function nodeDirEnv() {
  * Runs cmake-js in the package root. `cuda`: true fails without nvcc, false builds the CPU addon only,
  * undefined builds the CUDA library too when nvcc is found. Returns cmake-js's exit status.
  */
-export function runCmakeJs(command = "compile", { cuda, extraArgs = [], stdio = "inherit" } = {}) {
+export function runCmakeJs(command = "compile", { cuda, extraArgs = [] } = {}) {
     const cmakeJs = require.resolve("cmake-js/bin/cmake-js");
     const args = [cmakeJs, command, ...extraArgs];
     if (cuda !== undefined)
         args.push(`--CDMCPGUARD_CUDA=${cuda ? "ON" : "OFF"}`);
-    const result = spawnSync(process.execPath, args, { cwd: root, stdio, env: { ...process.env, ...nodeDirEnv() } });
+    const result = spawnSync(process.execPath, args, { cwd: root, stdio: "inherit", env: { ...process.env, ...nodeDirEnv() } });
     return result.status ?? 1;
 }
