@@ -88,7 +88,17 @@ export class PromptAssembler {
 
     /** The prompt without retrieved examples: prefix, the request, suffix. */
     bareTokens(request: GuardRequest, caps: RenderCaps): Token[] {
-        return [...this.#bare.prefix, ...this.requestTokens(request, caps), ...this.#bare.suffix];
+        return this.bare(this.requestTokens(request, caps));
+    }
+
+    /** The prompt without retrieved examples around the request's tokens. */
+    bare(requestTokens: Token[]): Token[] {
+        return [...this.#bare.prefix, ...requestTokens, ...this.#bare.suffix];
+    }
+
+    /** Tokens of the prompt without retrieved examples that are not the request's. */
+    get bareOverhead(): number {
+        return this.#bare.prefix.length + this.#bare.suffix.length;
     }
 
     /** The reference: the whole prompt rendered through the chat template and tokenized at once. */

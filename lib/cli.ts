@@ -2,8 +2,8 @@
 import { readFile } from "node:fs/promises";
 import { Command, Option } from "commander";
 import cliProgress from "cli-progress";
-import { loadExamples, DatasetError } from "./dataset.js";
-import { toolCallOnlyView, scoreExamples, summarize } from "./evaluate.js";
+import { loadLabelledRequests, DatasetError } from "./dataset.js";
+import { generateExamples, toolCallOnlyView, scoreExamples, summarize, summarizeGenerative } from "./evaluate.js";
 import { createGuard, type Decision, type GuardOptions } from "./guard.js";
 import { ensureModel, readManifest } from "./models.js";
 import { getBackendInfo } from "./native.js";
@@ -39,7 +39,8 @@ function progressReporter(): Progress & { stop(): void } {
     return Object.assign(report, { stop: () => bar?.stop() });
 }
 
-type GuardFlags = { model?: string, k?: string, rag?: boolean, adapter?: boolean, promptExamples?: boolean, threshold?: string, retrieval?: "native" | "hnswlib" };
+type GuardFlags = { model?: string, k?: string, rag?: boolean, adapter?: boolean, promptExamples?: boolean, threshold?: string,
+    retrieval?: "native" | "hnswlib", readout?: "first-token" | "openings" };
 
 function guardOptions(flags: GuardFlags, onProgress: Progress): GuardOptions {
     const number = (value: string | undefined, name: string) => {
@@ -54,6 +55,7 @@ function guardOptions(flags: GuardFlags, onProgress: Progress): GuardOptions {
         adapter: flags.adapter === false ? false : undefined,
         examplesInPrompt: flags.promptExamples,
         retrieval: flags.retrieval,
+        readout: flags.readout,
         threshold: number(flags.threshold, "threshold"),
         onProgress
     };
@@ -102,15 +104,25 @@ async function check(file: string | undefined, flags: GuardFlags & { json?: bool
     }
 }
 
-async function evaluate(file: string, flags: GuardFlags & { json?: boolean, limit?: string, concurrency?: string, view?: string }): Promise<number> {
-    let examples = await loadExamples(file).catch((err: Error) => { throw new BadInput(err.message); });
+async function evaluate(file: string, flags: GuardFlags & { json?: boolean, limit?: string, concurrency?: string, view?: string, generative?: string }): Promise<number> {
+    let examples = await loadLabelledRequests(file).catch((err: Error) => { throw new BadInput(err.message); });
     if (flags.limit !== undefined)
         examples = examples.slice(0, Number(flags.limit));
     if (flags.view === "toolcall-only")
         examples = examples.filter((e) => (e.request.toolCalls?.length ?? 0) > 0).map(toolCallOnlyView);
+    const samples = flags.generative === undefined ? 0 : Number(flags.generative);
+    if (flags.generative !== undefined && !(Number.isInteger(samples) && samples >= 1 && samples <= 100))
+        throw new BadInput(`--generative must be an integer from 1 to 100, got "${flags.generative}"`);
     const progress = progressReporter();
     const guard = await createGuard(guardOptions(flags, progress));
     try {
+        if (samples > 0) {
+            const judged = await generateExamples(guard, examples, samples, (done, total) => progress({ label: `sampling ${file}`, done, total }));
+            progress.stop();
+            const summary = { ...summarize(judged), generative: summarizeGenerative(judged) };
+            console.log(flags.json ? JSON.stringify(summary) : JSON.stringify(summary, null, 2));
+            return exit.allow;
+        }
         const scored = await scoreExamples(guard, examples, Number(flags.concurrency ?? 1),
             (done, total) => progress({ label: `judging ${file}`, done, total }));
         progress.stop();
@@ -159,6 +171,7 @@ function withGuardFlags(command: Command): Command {
         .option("--prompt-examples", "put the retrieved examples into the model's prompt (RAG-Pref in context)")
         .option("--no-prompt-examples", "retrieve examples as evidence only; the prompt holds the request alone")
         .option("--threshold <p>", "refuse when score >= p")
+        .addOption(new Option("--readout <kind>", "read the first reply token (default) or teacher-force both openings").choices(["first-token", "openings"]))
         .addOption(new Option("--retrieval <engine>", "exact native store (default) or approximate hnswlib (reference)").choices(["native", "hnswlib"]));
 }
 
@@ -180,6 +193,7 @@ export async function main(argv: string[]): Promise<number> {
         .option("--json", "print the summary as one JSON object")
         .option("--limit <n>", "judge only the first n lines")
         .option("--concurrency <n>", "requests judged at once", "1")
+        .option("--generative <n>", "also sample n replies a request at temperature 0.7 and print the paper's strict, majority and mean rates")
         .addOption(new Option("--view <view>", "full requests, or only what an MCP proxy sees").choices(["full", "toolcall-only"]).default("full"))
         .action((file: string, flags) => run(() => evaluate(file, flags)));
     program.command("models").description("manage models").command("fetch [names...]")

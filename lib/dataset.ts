@@ -93,3 +93,31 @@ export async function loadExamples(file: string): Promise<Example[]> {
         return example;
     });
 }
+
+/** A line of an evaluation set as the contract defines it: `{ id, label, request }`, other fields ignored. */
+export type LabelledRequest = Pick<Example, "id" | "label" | "request">;
+
+const labelledSchema = z.object({ id: z.union([z.string().min(1), z.number()]), label: z.enum(labels), request: z.unknown() });
+
+/** Loads an evaluation set (ours or a third party's): ids must be unique, every request valid. */
+export async function loadLabelledRequests(file: string): Promise<LabelledRequest[]> {
+    const seen = new Set<string>();
+    return (await readJsonl(file)).map(({ line, value }) => {
+        const result = labelledSchema.safeParse(value);
+        if (!result.success) {
+            const issue = result.error.issues[0]!;
+            throw new DatasetError(file, line, `${issue.path.map(String).join(".") || "line"}: ${issue.message}`);
+        }
+        const id = String(result.data.id);
+        if (seen.has(id))
+            throw new DatasetError(file, line, `duplicate id "${id}"`);
+        seen.add(id);
+        try {
+            return { id, label: result.data.label, request: parseRequest(result.data.request) };
+        } catch (err) {
+            if (err instanceof RequestValidationError)
+                throw new DatasetError(file, line, `request.${err.field}: ${err.message}`);
+            throw err;
+        }
+    });
+}

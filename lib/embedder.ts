@@ -1,4 +1,4 @@
-import type { Llama, LlamaEmbeddingContext, LlamaModel } from "node-llama-cpp";
+import type { Llama, LlamaEmbeddingContext, LlamaModel, Token } from "node-llama-cpp";
 
 /**
  * One thread: all-MiniLM-L6-v2 embeds a request as fast on one thread as on two here, and a second thread pool
@@ -10,12 +10,14 @@ const embeddingThreads = 1;
 export class Embedder {
     readonly #model: LlamaModel;
     readonly #context: LlamaEmbeddingContext;
-    readonly #maxTokens: number;
+    /** Tokens of text that fit one embedding: the window less the tokens the model adds around them, less one. */
+    readonly maxTokens: number;
 
     private constructor(model: LlamaModel, context: LlamaEmbeddingContext, contextSize: number) {
         this.#model = model;
         this.#context = context;
-        this.#maxTokens = contextSize - 2;
+        const added = context.calculateInputLength(model.tokenize("a")) - model.tokenize("a").length;
+        this.maxTokens = contextSize - 1 - added;
     }
 
     static async load(llama: Llama, modelPath: string): Promise<Embedder> {
@@ -29,8 +31,18 @@ export class Embedder {
         return this.#model.embeddingVectorSize;
     }
 
+    tokenize(text: string): Token[] {
+        return this.#model.tokenize(text);
+    }
+
+    /** Embeds text, keeping its first `maxTokens` tokens. */
     async embed(text: string): Promise<Float32Array> {
-        const tokens = this.#model.tokenize(text).slice(0, this.#maxTokens);
+        return this.embedTokens(this.tokenize(text).slice(0, this.maxTokens));
+    }
+
+    async embedTokens(tokens: Token[]): Promise<Float32Array> {
+        if (tokens.length > this.maxTokens)
+            throw new RangeError(`${tokens.length} tokens to embed; at most ${this.maxTokens} fit`);
         const { vector } = await this.#context.getEmbeddingFor(tokens);
         return normalize(Float32Array.from(vector));
     }

@@ -9,9 +9,10 @@ import { Embedder } from "./embedder.js";
 import { gpuChoice, type GpuChoice } from "./home.js";
 import { packageRoot, readManifest, resolveAdapterPath, resolveModelPath } from "./models.js";
 import type { Progress } from "./model-sources.js";
-import { queryText, requestCaps, type RenderCaps } from "./prompt.js";
+import { fitTokens } from "./budget.js";
+import { decisionPromptTokens, embeddingCaps, queryText, renderRequest, requestCaps, type RenderCaps } from "./prompt.js";
 import { parseRequest, type GuardRequest } from "./request.js";
-import { RefusalScorer, AbortError } from "./scorer.js";
+import { RefusalScorer, AbortError, type Readout } from "./scorer.js";
 import { buildStores, NativePreferenceStores, type Neighbour, type PreferenceStores, type Retrieved, type RetrievalEngine } from "./store.js";
 
 export type GuardOptions = {
@@ -44,6 +45,11 @@ export type GuardOptions = {
      * prompt tokenized as one string (the reference path).
      */
     retrieval?: RetrievalEngine,
+    /**
+     * What the scorer reads after the prompt: `first-token` (default; one position, what the shipped decision model is
+     * trained for) or `openings` (both reply openings teacher-forced; what the earlier LoRA adapter was trained for).
+     */
+    readout?: Readout,
     /** Refuse when score >= threshold. Default: the calibrated threshold stored for this configuration. */
     threshold?: number,
     /** `auto` (default, or MCPGUARD_GPU), `cuda` or `cpu`. */
@@ -73,10 +79,13 @@ export type Calibration = { model: Logistic, threshold: number, targetFalseRefus
 
 const calibrationFile = path.join(packageRoot, "models", "calibration.json");
 
-/** The calibration key of a configuration: which model; retrieval into the prompt, as evidence only, or none; the adapter. */
-export function calibrationProfile(model: string, k: number, adapter: boolean, examplesInPrompt: boolean): string {
+/**
+ * The calibration key of a configuration: which model; retrieval into the prompt, as evidence only, or none; whether
+ * a LoRA adapter is applied; and the readout when it is not the default one.
+ */
+export function calibrationProfile(model: string, k: number, adapter: boolean, examplesInPrompt: boolean, readout: Readout = "first-token"): string {
     const retrieval = k === 0 ? "norag" : examplesInPrompt ? "rag" : "retrieval";
-    return `${model}|${retrieval}|${adapter ? "adapter" : "base"}`;
+    return `${model}|${retrieval}|${adapter ? "adapter" : "base"}${readout === "first-token" ? "" : `|${readout}`}`;
 }
 
 export function readCalibration(profile: string): Calibration | undefined {
@@ -143,7 +152,7 @@ export class Guard {
         if (options.signal?.aborted)
             throw new AbortError();
 
-        const query = this.#embedder != null ? await this.#embedder.embed(queryText(request)) : undefined;
+        const query = this.#embedder != null ? await this.#embed(this.#embedder, request) : undefined;
         const embedded = performance.now();
         const { attacks, benign, tokens, retrieveMs } = await this.#retrieveAndAssemble(request, query);
         const assembled = performance.now();
@@ -159,33 +168,62 @@ export class Guard {
         return { logOdds, retrievalMargin: retrievalMargin(attacks, benign), attacks, benign, promptTokens: tokens.length, timings };
     }
 
+    /** The request's retrieval embedding, rendered as the stores' examples are and fitted to the embedder's window. */
+    #embed(embedder: Embedder, request: GuardRequest): Promise<Float32Array> {
+        const tokens = fitTokens(request, embeddingCaps, embedder.maxTokens, (r, caps) => embedder.tokenize(renderRequest(r, caps)));
+        return embedder.embedTokens(tokens);
+    }
+
     /**
      * Retrieval and the exact tokens the model evaluates. The native store does both in one call when the examples
      * go into the prompt; otherwise it retrieves and the prompt is the bare prefix, the request and the suffix.
-     * A request too long for the context is rendered again with halved caps.
+     * The request is rendered within a token budget (lib/budget.ts): decisionPromptTokens for the bare prompt, and
+     * whatever the scorer's context leaves beside the retrieved examples when they go into the prompt.
      */
     async #retrieveAndAssemble(request: GuardRequest, query: Float32Array | undefined): Promise<Retrieved & { tokens: Token[], retrieveMs: number }> {
         const stores = this.#stores;
-        const fused = this.#examplesInPrompt && stores instanceof NativePreferenceStores ? stores : undefined;
-        const started = performance.now();
-        let retrieved: Retrieved = query != null && fused == null ? await stores!.retrieve(query, this.#k) : { attacks: [], benign: [] };
-        let retrieveMs = performance.now() - started;
-        for (let caps = requestCaps; ; caps = halved(caps)) {
-            let tokens: Token[];
-            if (query != null && fused != null) {
-                const requestTokens = this.#assembler.requestTokens(request, caps);
-                const before = performance.now();
-                const result = await fused.retrieveAndAssemble(query, this.#k, this.#assembler.pieces(this.#k), requestTokens);
-                retrieveMs = performance.now() - before;
-                retrieved = result;
-                tokens = Array.from(result.tokens) as Token[];
-            } else if (query != null && this.#examplesInPrompt)
-                tokens = this.promptTokens(request, retrieved.attacks, retrieved.benign, caps);
-            else
-                tokens = this.#assembler.bareTokens(request, caps);
-            if (tokens.length <= this.#scorer.maxPromptTokens || caps.prompt < 50)
-                return { ...retrieved, tokens, retrieveMs };
+        const limit = this.#scorer.maxPromptTokens;
+        if (query == null || !this.#examplesInPrompt) {
+            const started = performance.now();
+            const retrieved = query != null ? await stores!.retrieve(query, this.#k) : { attacks: [], benign: [] };
+            const retrieveMs = performance.now() - started;
+            const budget = decisionPromptTokens - this.#assembler.bareOverhead;
+            const tokens = this.#assembler.bare(fitTokens(request, requestCaps, budget, (r, caps) => this.#assembler.requestTokens(r, caps)));
+            return { ...retrieved, tokens, retrieveMs };
         }
+        if (stores instanceof NativePreferenceStores) {
+            for (let budget = limit; ; budget >>= 1) {
+                const requestTokens = fitTokens(request, requestCaps, budget, (r, caps) => this.#assembler.requestTokens(r, caps));
+                const started = performance.now();
+                const result = await stores.retrieveAndAssemble(query, this.#k, this.#assembler.pieces(this.#k), requestTokens);
+                const retrieveMs = performance.now() - started;
+                const tokens = Array.from(result.tokens) as Token[];
+                if (tokens.length <= limit || budget === 0)
+                    return { ...result, tokens: tokens.slice(-limit), retrieveMs };
+            }
+        }
+        const started = performance.now();
+        const retrieved = await stores!.retrieve(query, this.#k);
+        const retrieveMs = performance.now() - started;
+        const tokens = fitTokens(request, requestCaps, limit, (r, caps) => this.promptTokens(r, retrieved.attacks, retrieved.benign, caps));
+        return { ...retrieved, tokens, retrieveMs };
+    }
+
+    /**
+     * The paper's generative evaluation of one request: `count` replies sampled after the same prompt the decision
+     * reads (temperature 0.7 by default), each classified as a refusal or not (`isRefusal`).
+     */
+    async sampleReplies(input: unknown, options: { count: number, maxTokens?: number, temperature?: number, seed?: number, signal?: AbortSignal }) {
+        this.#assertUsable();
+        const request = parseRequest(input);
+        const query = this.#embedder != null ? await this.#embed(this.#embedder, request) : undefined;
+        const { tokens } = await this.#retrieveAndAssemble(request, query);
+        const replies = await this.#scorer.sample(tokens, { count: options.count, maxTokens: options.maxTokens ?? 12,
+            temperature: options.temperature ?? 0.7, seed: options.seed ?? 1, signal: options.signal });
+        return replies.map((reply) => {
+            const text = this.#model.detokenize(reply);
+            return { text, refusal: isRefusal(text) };
+        });
     }
 
     /** The exact tokens the model evaluates for a request and these retrieved examples, tokenized as one string (reference). */
@@ -242,10 +280,6 @@ export function modelChatWrapper(model: LlamaModel): ChatWrapper {
     return resolveChatWrapper(model);
 }
 
-function halved(caps: RenderCaps): RenderCaps {
-    return { prompt: caps.prompt >> 1, toolCall: caps.toolCall >> 1, context: caps.context >> 1, tool: caps.tool >> 1 };
-}
-
 function toEvidence(neighbour: Neighbour): Evidence {
     const { example, distance } = neighbour;
     return {
@@ -255,6 +289,11 @@ function toEvidence(neighbour: Neighbour): Evidence {
         distance: Math.round(distance * 1e4) / 1e4,
         excerpt: queryText(example.request).slice(0, 200)
     };
+}
+
+/** Whether a sampled reply refuses: it opens by declining (the refusal opening or the usual ways of saying no). */
+export function isRefusal(reply: string): boolean {
+    return /^\s*(I can['’]?t|I cannot|I can not|I won['’]?t|I will not|I'm sorry|I am sorry|Sorry|I'm unable|I am unable|I must decline)/i.test(reply);
 }
 
 /** The category of the nearest retrieved attack example (MCE when nothing was retrieved). */
@@ -277,6 +316,8 @@ function validateOptions(options: GuardOptions): void {
         throw new RangeError(`options.threshold must be a number in [0, 1], got ${options.threshold}`);
     if (options.retrieval !== undefined && options.retrieval !== "native" && options.retrieval !== "hnswlib")
         throw new RangeError(`options.retrieval must be "native" or "hnswlib", got ${String(options.retrieval)}`);
+    if (options.readout !== undefined && options.readout !== "first-token" && options.readout !== "openings")
+        throw new RangeError(`options.readout must be "first-token" or "openings", got ${String(options.readout)}`);
     if (options.concurrency !== undefined && (!Number.isInteger(options.concurrency) || options.concurrency < 1 || options.concurrency > 64))
         throw new RangeError(`options.concurrency must be an integer from 1 to 64, got ${options.concurrency}`);
 }
@@ -309,8 +350,9 @@ export async function createGuard(options: GuardOptions = {}): Promise<Guard> {
         });
     }
     const adapterPath = resolveAdapterPath(options.adapter, modelSpec);
-    const scorer = await RefusalScorer.create(model, { sequences: options.concurrency ?? 4, sequenceTokens: 2048, adapterPath });
-    const calibration = readCalibration(calibrationProfile(modelSpec, k, adapterPath != null, examplesInPrompt)) ?? uncalibrated;
+    const readout = options.readout ?? "first-token";
+    const scorer = await RefusalScorer.create(model, { sequences: options.concurrency ?? 4, sequenceTokens: 2048, adapterPath, readout });
+    const calibration = readCalibration(calibrationProfile(modelSpec, k, adapterPath != null, examplesInPrompt, readout)) ?? uncalibrated;
     return new Guard({ llama, model, assembler, embedder, stores, scorer, k, examplesInPrompt, calibration,
         threshold: options.threshold ?? calibration.threshold });
 }

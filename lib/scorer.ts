@@ -7,8 +7,17 @@ export type ScorerOptions = {
     /** Tokens each sequence can hold: the longest assembled prompt plus the two openings. */
     sequenceTokens: number,
     /** A GGUF LoRA adapter (the DPO adapter) applied on top of the model. */
-    adapterPath?: string
+    adapterPath?: string,
+    /** What is read after the prompt (see Readout). */
+    readout: Readout
 };
+
+/**
+ * `first-token`: one position, logit of the refusal opening's first token minus the compliance opening's (one
+ * evaluation; what the shipped decision model is trained for). `openings`: both openings teacher-forced, their summed
+ * log-probabilities compared (three evaluations; what the earlier LoRA adapter was trained for).
+ */
+export type Readout = "first-token" | "openings";
 
 /** Thrown when an operation was aborted through its AbortSignal. */
 export class AbortError extends Error {
@@ -42,10 +51,12 @@ export class RefusalScorer {
     readonly #waiting: ((sequence: LlamaContextSequence) => void)[] = [];
     readonly #refusal: Token[];
     readonly #compliance: Token[];
+    readonly #readout: Readout;
     readonly maxPromptTokens: number;
 
-    private constructor(model: LlamaModel, context: LlamaContext, sequenceTokens: number) {
+    private constructor(model: LlamaModel, context: LlamaContext, sequenceTokens: number, readout: Readout) {
         this.#context = context;
+        this.#readout = readout;
         this.#refusal = model.tokenize(refusalOpening);
         this.#compliance = model.tokenize(complianceOpening);
         for (let i = 0; i < context.totalSequences; i++)
@@ -61,7 +72,7 @@ export class RefusalScorer {
             flashAttention: true,
             lora: options.adapterPath != null ? { adapters: [{ filePath: options.adapterPath }] } : undefined
         });
-        return new RefusalScorer(model, context, options.sequenceTokens);
+        return new RefusalScorer(model, context, options.sequenceTokens, options.readout);
     }
 
     async score(prompt: Token[], signal?: AbortSignal): Promise<number> {
@@ -78,6 +89,14 @@ export class RefusalScorer {
     async #scoreOn(sequence: LlamaContextSequence, prompt: Token[], signal?: AbortSignal): Promise<number> {
         const start = await this.#reusePrefix(sequence, prompt);
         const [r0, c0] = [this.#refusal[0]!, this.#compliance[0]!];
+        if (this.#readout === "first-token") {
+            const output = await sequence.controlledEvaluate([...prompt.slice(start, -1), scoredItem(prompt.at(-1)!, [r0, c0])]);
+            const logits = output.at(-1)?.next?.logits;
+            const [refusal, compliance] = [logits?.get(r0), logits?.get(c0)];
+            if (refusal === undefined || compliance === undefined)
+                throw new Error("the model returned no logits for the scored position");
+            return refusal - compliance;
+        }
         const refusal = await this.#evaluateContinuation(sequence, [...prompt.slice(start, -1), scoredItem(prompt.at(-1)!, [r0, c0])], this.#refusal);
         const refusalLogProb = refusal.sum;
         if (signal?.aborted)
@@ -104,6 +123,34 @@ export class RefusalScorer {
         for (let i = 0; i < continuation.length - 1; i++)
             sum += logProb(output[head.length + i]?.next, continuation[i + 1]!);
         return { sum, first };
+    }
+
+    /**
+     * Samples `count` replies of at most `maxTokens` tokens after the prompt at `temperature` (the paper's generative
+     * evaluation). Each reply starts from the same prompt; the prompt's KV cache is kept between them.
+     */
+    async sample(prompt: Token[], options: { count: number, maxTokens: number, temperature: number, seed: number, signal?: AbortSignal }): Promise<Token[][]> {
+        if (prompt.length > this.maxPromptTokens)
+            throw new Error(`assembled prompt has ${prompt.length} tokens; at most ${this.maxPromptTokens} fit`);
+        const sequence = await this.#acquire(options.signal);
+        try {
+            const replies: Token[][] = [];
+            for (let i = 0; i < options.count; i++) {
+                const start = await this.#reusePrefix(sequence, prompt);
+                const reply: Token[] = [];
+                for await (const token of sequence.evaluate(prompt.slice(start), { temperature: options.temperature, seed: options.seed + i })) {
+                    if (options.signal?.aborted)
+                        throw new AbortError();
+                    reply.push(token);
+                    if (reply.length >= options.maxTokens)
+                        break;
+                }
+                replies.push(reply);
+            }
+            return replies;
+        } finally {
+            this.#release(sequence);
+        }
     }
 
     /** Keeps the tokens this sequence already holds that match the prompt; returns where evaluation resumes. */

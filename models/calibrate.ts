@@ -4,7 +4,8 @@
  * on [refusal log-odds, retrieval margin], and the threshold is set for a stated target false-refusal rate.
  * Writes the configuration's profile into models/calibration.json.
  *
- *   npm run calibrate -- [--model NAME] [--k 2] [--adapter FILE | --no-adapter] [--prompt-examples] [--target-frr 0.03] [--per-family 2]
+ *   npm run calibrate -- [--model NAME] [--k 2] [--adapter FILE | --no-adapter] [--prompt-examples] [--readout first-token|openings]
+ *                        [--target-frr 0.03] [--per-family 2]
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -12,6 +13,7 @@ import { applyLogistic, fitLogistic, rocAuc, thresholdForFpr, tprAtFpr } from ".
 import { defaultTrainFile, loadExamples } from "../lib/dataset.js";
 import { calibrationProfile, createGuard, judgementFeatures } from "../lib/guard.js";
 import { readManifest, resolveAdapterPath } from "../lib/models.js";
+import type { Readout } from "../lib/scorer.js";
 import { carveValidation, isValidation } from "./data/validation.js";
 
 const calibrationFile = new URL("./calibration.json", import.meta.url);
@@ -19,7 +21,7 @@ const calibrationFile = new URL("./calibration.json", import.meta.url);
 async function main(): Promise<void> {
     const { values } = parseArgs({ options: {
         model: { type: "string" }, k: { type: "string", default: "2" }, "no-adapter": { type: "boolean", default: false }, adapter: { type: "string" },
-        "prompt-examples": { type: "boolean", default: false },
+        "prompt-examples": { type: "boolean", default: false }, readout: { type: "string", default: "first-token" },
         "target-frr": { type: "string", default: "0.03" }, "per-family": { type: "string", default: "2" }
     } });
     const model = values.model ?? readManifest().defaults.decision;
@@ -32,7 +34,8 @@ async function main(): Promise<void> {
     const adapter = values["no-adapter"] ? false : values.adapter;
     const withAdapter = resolveAdapterPath(adapter, model) != null;
     const examplesInPrompt = values["prompt-examples"];
-    const guard = await createGuard({ model, k, adapter, examplesInPrompt, examples: train, exclude: isValidation, concurrency: 2 });
+    const readout = values.readout as Readout;
+    const guard = await createGuard({ model, k, adapter, examplesInPrompt, readout, examples: train, exclude: isValidation, concurrency: 2 });
     const features: number[][] = [];
     const positive: boolean[] = [];
     const started = Date.now();
@@ -61,9 +64,9 @@ async function main(): Promise<void> {
         }
     };
     const all = existsSync(calibrationFile) ? JSON.parse(readFileSync(calibrationFile, "utf8")) as Record<string, unknown> : {};
-    all[calibrationProfile(model, k, withAdapter, examplesInPrompt)] = entry;
+    all[calibrationProfile(model, k, withAdapter, examplesInPrompt, readout)] = entry;
     writeFileSync(calibrationFile, JSON.stringify(all, null, 2) + "\n");
-    console.log(JSON.stringify({ profile: calibrationProfile(model, k, withAdapter, examplesInPrompt), ...entry }, null, 2));
+    console.log(JSON.stringify({ profile: calibrationProfile(model, k, withAdapter, examplesInPrompt, readout), ...entry }, null, 2));
 }
 
 await main();

@@ -1,5 +1,5 @@
 /**
- * Builds models/data/mcp-fba/{train,test,dpo}.jsonl from the hand-written seeds in seeds/*.jsonl:
+ * Builds models/data/mcp-fba/{train,test,dpo,dpo-validation}.jsonl from the hand-written seeds in seeds/*.jsonl:
  * every seed is a family; families are split (stratified by label, category and form) so that no
  * variant of a test seed is in train; train families get augmented variants, test families fewer.
  *
@@ -10,7 +10,7 @@ import path from "node:path";
 import { parseExample, readJsonl, type Example } from "../../lib/dataset.js";
 import { augmentRequest, hashString, rng } from "./augment.js";
 import { dpoPair } from "./dpo.js";
-import { isValidation } from "./validation.js";
+import { carveValidation, isValidation } from "./validation.js";
 import { sizeRules } from "./stats.js";
 
 const dataDir = path.join(import.meta.dirname, "mcp-fba");
@@ -98,6 +98,8 @@ async function main(): Promise<void> {
     writeFileSync(path.join(dataDir, "train.jsonl"), toJsonl(trainRows));
     writeFileSync(path.join(dataDir, "test.jsonl"), toJsonl(testRows));
     writeFileSync(path.join(dataDir, "dpo.jsonl"), toJsonl(trainRows.filter((e) => !isValidation(e)).map(dpoPair)));
+    // The same pairs for the calibration split (as `npm run calibrate` carves it): the recipe's early stopping reads them.
+    writeFileSync(path.join(dataDir, "dpo-validation.jsonl"), toJsonl(carveValidation(trainRows, 2).map(dpoPair)));
     console.log(`seeds ${seeds.length}, test families ${testFamilies.size}; train ${trainRows.length}, test ${testRows.length}`);
 }
 

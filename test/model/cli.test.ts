@@ -30,4 +30,21 @@ describe("mcpguard CLI with the real model", () => {
         expect(summary.latencyMs.p50).toBeGreaterThan(0);
         expect(summary.latencyMs.p95).toBeGreaterThanOrEqual(summary.latencyMs.p50);
     });
+
+    it("eval --generative samples replies and prints the paper's strict, majority and mean rates next to the summary", () => {
+        const r = run(["eval", "models/data/mcp-fba/test.jsonl", "--json", "--limit", "6", "--generative", "3"]);
+        expect(r.code).toBe(0);
+        const { generative, ...summary } = JSON.parse(r.stdout);
+        expect(summary.n).toBe(6);
+        expect(generative.samples).toBe(3);
+        for (const rates of [generative.attackRefusal, generative.benignAcceptance]) {
+            expect(Object.keys(rates)).toEqual(["n", "strict", "majority", "mean"]);
+            expect(rates.strict).toBeLessThanOrEqual(rates.majority);
+            expect(rates.mean).toBeGreaterThanOrEqual(0);
+            expect(rates.mean).toBeLessThanOrEqual(1);
+        }
+        expect(generative.attackRefusal.n + generative.benignAcceptance.n).toBe(6);
+        expect(generative.msPerRequest.generative).toBeGreaterThan(0);
+        expect(run(["eval", "models/data/mcp-fba/test.jsonl", "--generative", "0"]).code).toBe(2);
+    });
 });

@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createGuard, AbortError, RequestValidationError, type Guard } from "../../lib/index.js";
+import { requestLimits, type GuardRequest } from "../../lib/request.js";
 
 const example = (name: string) => JSON.parse(readFileSync(new URL(`../../examples/${name}`, import.meta.url), "utf8"));
 
@@ -44,6 +46,30 @@ describe("the guard with the real default model", () => {
 
     it("honours an AbortSignal", async () => {
         await expect(guard.shouldRefuse(example("edit-readme.json"), { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(AbortError);
+    });
+
+    it("decides a request with a long session history (16 earlier tool results of 1,450 characters)", async () => {
+        const note = (i: number) => ({ source: `filesystem.read_file /srv/notes/${i}.md`, content: `Notes ${i}: the deploy went fine. `.repeat(60).slice(0, 1450) });
+        const decision = await guard.shouldRefuse({ prompt: "list the notes folder", context: Array.from({ length: 16 }, (_, i) => note(i)),
+            toolCalls: [{ server: "filesystem", name: "list_directory", arguments: { path: "/srv/notes" } }] });
+        expect(decision.score).toBeGreaterThanOrEqual(0);
+        expect(decision.evidence).toHaveLength(4);
+    });
+
+    it("decides every valid request up to the documented limits (property test)", async () => {
+        const text = (max: number) => fc.string({ unit: "grapheme", maxLength: max });
+        const long = (max: number) => fc.oneof(text(200), fc.integer({ min: 0, max }).map((n) => "word ".repeat(n / 5) + "x"));
+        const request: fc.Arbitrary<GuardRequest> = fc.record({
+            prompt: long(requestLimits.promptChars).map((p) => p.trim() === "" ? "p" : p),
+            toolCalls: fc.array(fc.record({ name: text(40).map((n) => n === "" ? "t" : n), arguments: fc.dictionary(text(10), long(2_000), { maxKeys: 3 }) }), { maxLength: requestLimits.toolCalls }),
+            context: fc.array(fc.record({ content: long(requestLimits.contextItemChars) }), { maxLength: requestLimits.contextItems }),
+            tools: fc.array(fc.record({ name: text(30).map((n) => n === "" ? "t" : n), description: long(requestLimits.toolDescriptionChars) }), { maxLength: 40 })
+        });
+        await fc.assert(fc.asyncProperty(request, async (r) => {
+            const decision = await guard.shouldRefuse(r);
+            expect(decision.score).toBeGreaterThanOrEqual(0);
+            expect(decision.score).toBeLessThanOrEqual(1);
+        }), { numRuns: 12, seed: 7 });
     });
 
     it("judges a tool-call-only request (what an MCP proxy sees)", async () => {

@@ -57,4 +57,12 @@ describe("guardClient on the real filesystem server with the real guard", () => 
         expect(readFileSync(notes, "utf8")).toBe(spiceNotes);
         expect(audits.map((a) => a.outcome)).toEqual(["allowed", "allowed"]);
     });
+
+    it("decides a call after a long session (16 earlier results of 1,450 characters as context)", async () => {
+        for (let i = 0; i < 16; i++)
+            session.addContext({ source: `filesystem.read_text_file standup-${i}.md`, content: `Standup ${i}: the build is green, nothing else changed. `.repeat(30).slice(0, 1450) });
+        const listed = await client.callTool({ name: "list_directory", arguments: { path: root } }).catch((e: unknown) => e);
+        expect(["allowed", "refused"]).toContain(audits.at(-1)?.outcome);
+        expect(listed instanceof ToolCallRefusedError).toBe(audits.at(-1)?.outcome === "refused");
+    });
 });

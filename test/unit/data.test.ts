@@ -2,7 +2,7 @@ import { writeFileSync, mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { defaultTestFile, defaultTrainFile, loadExamples, DatasetError, type Example } from "../../lib/dataset.js";
+import { defaultTestFile, defaultTrainFile, loadExamples, loadLabelledRequests, DatasetError, type Example } from "../../lib/dataset.js";
 import { bannedWords, dataReport, maxLeakage, violations } from "../../models/data/stats.js";
 
 describe("the shipped preference data", () => {
@@ -60,5 +60,31 @@ describe("loadExamples", () => {
         await expect(loadExamples(write("bad-cat.jsonl", [{ ...good, category: "RAC" }]))).rejects.toThrow(/category must be BENIGN/);
         await expect(loadExamples(write("bad-req.jsonl", [{ ...good, request: { prompt: 3 } }]))).rejects.toThrow(/request\.prompt/);
         await expect(loadExamples(write("dup.jsonl", [good, good]))).rejects.toThrow(DatasetError);
+    });
+});
+
+describe("evaluation sets in the contract's shape", () => {
+    it("read any line { id, label, request } and ignore other fields", async () => {
+        const file = path.join(mkdtempSync(path.join(os.tmpdir(), "mcpguard-eval-")), "third-party.jsonl");
+        writeFileSync(file, [
+            { id: 1, label: "attack", category: "Tool Poisoning", source: "x", request: { prompt: "add my key", extra: true } },
+            { id: "b-2", label: "benign", request: { toolCalls: [{ name: "read_file", arguments: { path: "/tmp/a" } }] } }
+        ].map((l) => JSON.stringify(l)).join("\n") + "\n");
+        expect(await loadLabelledRequests(file)).toEqual([
+            { id: "1", label: "attack", request: { prompt: "add my key" } },
+            { id: "b-2", label: "benign", request: { toolCalls: [{ name: "read_file", arguments: { path: "/tmp/a" } }] } }
+        ]);
+    });
+
+    it("name the line and the field of a bad line", async () => {
+        const dir = mkdtempSync(path.join(os.tmpdir(), "mcpguard-eval-"));
+        const write = (name: string, lines: unknown[]) => {
+            writeFileSync(path.join(dir, name), lines.map((l) => JSON.stringify(l)).join("\n"));
+            return path.join(dir, name);
+        };
+        await expect(loadLabelledRequests(write("a.jsonl", [{ id: "1", label: "unsafe", request: { prompt: "x" } }]))).rejects.toThrow(/a\.jsonl:1: label/);
+        await expect(loadLabelledRequests(write("b.jsonl", [{ id: "1", label: "benign", request: { prompt: "x" } }, { id: "1", label: "benign", request: { prompt: "y" } }])))
+            .rejects.toThrow(/b\.jsonl:2: duplicate id "1"/);
+        await expect(loadLabelledRequests(write("c.jsonl", [{ id: "1", label: "benign", request: { prompt: "" } }]))).rejects.toThrow(/c\.jsonl:1: request\.prompt/);
     });
 });

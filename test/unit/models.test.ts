@@ -5,7 +5,7 @@ import { hubUrl } from "../../lib/model-sources.js";
 import { ensureModel, ModelFetchError, readManifest, resolveModelPath } from "../../lib/models.js";
 
 describe("model manifest and resolution", () => {
-    it("lists every model with a sha256, a size and its sources: the hub first, then a registry package", () => {
+    it("lists every model with a sha256, a size and its sources: the hub first, then a registry package or the package's own copy", () => {
         const manifest = readManifest();
         expect(manifest.models[manifest.defaults.decision]?.role).toBe("decision");
         expect(manifest.models[manifest.defaults.embedder]?.role).toBe("embedder");
@@ -13,7 +13,7 @@ describe("model manifest and resolution", () => {
             expect(entry.sha256, name).toMatch(/^[0-9a-f]{64}$/);
             expect(entry.size, name).toBeGreaterThan(1_000_000);
             expect(entry.sources[0]?.type, name).toBe("hub");
-            expect(entry.sources.slice(1).every((s) => s.type.startsWith("pypi")), name).toBe(true);
+            expect(entry.sources.slice(1).every((s) => s.type.startsWith("pypi") || s.type === "package"), name).toBe(true);
         }
     });
 
@@ -47,5 +47,26 @@ describe("the shipped DPO adapter", () => {
         expect(card.base_model.sha256).toBe(readManifest().models[entry.base]!.sha256);
         expect(card.smoke).toBe(false);
         expect(card.final.val_reward_accuracy).toBeGreaterThan(0.8);
+    });
+});
+
+describe("the shipped decision model", () => {
+    it("is the output of the committed recipe on the committed data: its card's sha256s match the files and the manifest", () => {
+        const root = new URL("../../", import.meta.url);
+        const sha = (file: string) => createHash("sha256").update(readFileSync(new URL(file, root))).digest("hex");
+        const manifest = readManifest();
+        const entry = manifest.models[manifest.defaults.decision]!;
+        const shipped = entry.sources.find((s) => s.type === "package");
+        expect(shipped?.type).toBe("package");
+        if (shipped?.type !== "package" || entry.card == null) throw new Error("the default decision model ships no file or card");
+        const card = JSON.parse(readFileSync(new URL(entry.card, root), "utf8"));
+        expect(sha(shipped.path)).toBe(entry.sha256);
+        expect(readFileSync(new URL(shipped.path, root)).length).toBe(entry.size);
+        expect(card.model.sha256).toBe(entry.sha256);
+        expect(card.data.sha256).toBe(sha("models/data/mcp-fba/dpo.jsonl"));
+        expect(card.data.validation_sha256).toBe(sha("models/data/mcp-fba/dpo-validation.jsonl"));
+        expect(card.base_model.sha256).toBe(manifest.models["smollm2-135m-instruct"]!.sha256);
+        expect(card.smoke).toBe(false);
+        expect(card.stages.dpo.kept.auc).toBeGreaterThan(0.9);
     });
 });
