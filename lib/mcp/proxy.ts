@@ -426,8 +426,19 @@ export async function runProxyCommand(command: string[], flags: ProxyCommandFlag
     return code;
 }
 
+/**
+ * Loads the guard while the host and the server start, and warms it with one decision (the framing's KV cache,
+ * first-use allocations), so that the session's first tools/call is not the one that waits for the models.
+ */
 function loadGuard(): Promise<Guard> {
-    const loading = import("../guard.js").then(({ createGuard }) => createGuard());
+    process.stderr.write("mcpguard proxy: loading the guard's models in the background\n");
+    const started = performance.now();
+    const loading = import("../guard.js").then(async ({ createGuard }) => {
+        const guard = await createGuard();
+        await guard.shouldRefuse({ prompt: "list the files in this folder" });
+        process.stderr.write(`mcpguard proxy: guard ready in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+        return guard;
+    });
     loading.catch((err: Error) => process.stderr.write(`mcpguard proxy: the guard did not load: ${err.message}\n`));
     return loading;
 }

@@ -3,7 +3,9 @@
 The base GGUF supplies everything but the weights: its metadata (architecture, tokenizer, chat template) is copied
 key by key, and each of its tensors is replaced by the fine-tuned tensor of the same role. llama.cpp stores the query
 and key projections with their rows regrouped for its rotary embedding (transformers undoes that when it loads a
-GGUF), so those two are regrouped again here. Two-dimensional weights take the requested type; norms stay f32.
+GGUF), so those two are regrouped again here. Two-dimensional weights take the requested type, quantized by ggml
+itself (ggml_quant.py; K-quants fall back as llama.cpp's quantizer does where rows do not fill their blocks); norms
+stay f32.
 """
 from __future__ import annotations
 
@@ -46,7 +48,7 @@ def gguf_weight(name: str, state: dict, heads: int, kv_heads: int) -> np.ndarray
     return w
 
 
-FILE_TYPES = {"f32": 0, "f16": 1, "q8_0": 7, "q4_1": 3, "q4_k": 15}
+FILE_TYPES = {"f32": 0, "f16": 1, "q8_0": 7, "q4_1": 3, "q4_k": 14}  # llama.cpp ftype; q4_k is Q4_K_S-like
 
 
 def write_gguf(base: Path, state: dict, out: Path, outtype: str, name: str) -> None:
@@ -56,9 +58,7 @@ def write_gguf(base: Path, state: dict, out: Path, outtype: str, name: str) -> N
     arch = reader.fields["general.architecture"].contents()
     heads = int(reader.fields[f"{arch}.attention.head_count"].contents())
     kv_heads = int(reader.fields[f"{arch}.attention.head_count_kv"].contents())
-    qtype = {"f32": gguf.GGMLQuantizationType.F32, "f16": gguf.GGMLQuantizationType.F16,
-             "q8_0": gguf.GGMLQuantizationType.Q8_0, "q4_1": gguf.GGMLQuantizationType.Q4_1,
-             "q4_k": gguf.GGMLQuantizationType.Q4_K}[outtype]
+    from ggml_quant import quantize_with_fallback
 
     writer = gguf.GGUFWriter(str(out), arch=arch)
     for key, field in reader.fields.items():
@@ -74,12 +74,13 @@ def write_gguf(base: Path, state: dict, out: Path, outtype: str, name: str) -> N
 
     for tensor in reader.tensors:
         w = gguf_weight(tensor.name, state, heads, kv_heads)
-        if w.ndim == 1 or qtype == gguf.GGMLQuantizationType.F32:
+        if w.ndim == 1 or outtype == "f32":
             writer.add_tensor(tensor.name, w.astype(np.float32))
-        elif qtype == gguf.GGMLQuantizationType.F16:
+        elif outtype == "f16":
             writer.add_tensor(tensor.name, w.astype(np.float16))
         else:
-            writer.add_tensor(tensor.name, gguf.quants.quantize(w, qtype), raw_dtype=qtype)
+            data, used = quantize_with_fallback(w, outtype.upper())
+            writer.add_tensor(tensor.name, data, raw_dtype=gguf.GGMLQuantizationType[used])
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
