@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { Command, Option } from "commander";
 import cliProgress from "cli-progress";
 import { loadLabelledRequests, DatasetError } from "./dataset.js";
@@ -104,7 +104,8 @@ async function check(file: string | undefined, flags: GuardFlags & { json?: bool
     }
 }
 
-async function evaluate(file: string, flags: GuardFlags & { json?: boolean, limit?: string, concurrency?: string, view?: string, generative?: string }): Promise<number> {
+async function evaluate(file: string, flags: GuardFlags & { json?: boolean, limit?: string, concurrency?: string, view?: string, generative?: string,
+    scores?: string }): Promise<number> {
     let examples = await loadLabelledRequests(file).catch((err: Error) => { throw new BadInput(err.message); });
     if (flags.limit !== undefined)
         examples = examples.slice(0, Number(flags.limit));
@@ -126,6 +127,8 @@ async function evaluate(file: string, flags: GuardFlags & { json?: boolean, limi
         const scored = await scoreExamples(guard, examples, Number(flags.concurrency ?? 1),
             (done, total) => progress({ label: `judging ${file}`, done, total }));
         progress.stop();
+        if (flags.scores != null)
+            await writeFile(flags.scores, scored.map((s) => JSON.stringify(s)).join("\n") + "\n");
         const summary = summarize(scored);
         if (flags.json)
             console.log(JSON.stringify(summary));
@@ -192,6 +195,7 @@ export async function main(argv: string[]): Promise<number> {
     withGuardFlags(program.command("eval <file>").description("judge every line of a labelled JSONL set"))
         .option("--json", "print the summary as one JSON object")
         .option("--limit <n>", "judge only the first n lines")
+        .option("--scores <file>", "also write each request's id, label, score and decision as JSON lines")
         .option("--concurrency <n>", "requests judged at once", "1")
         .option("--generative <n>", "also sample n replies a request at temperature 0.7 and print the paper's strict, majority and mean rates")
         .addOption(new Option("--view <view>", "full requests, or only what an MCP proxy sees").choices(["full", "toolcall-only"]).default("full"))

@@ -5,7 +5,7 @@
  * Writes the configuration's profile into models/calibration.json.
  *
  *   npm run calibrate -- [--model NAME] [--k 2] [--adapter FILE | --no-adapter] [--prompt-examples] [--readout first-token|openings]
- *                        [--target-frr 0.03] [--per-family 2]
+ *                        [--target-frr 0.02] [--per-family 2]
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -22,7 +22,7 @@ async function main(): Promise<void> {
     const { values } = parseArgs({ options: {
         model: { type: "string" }, k: { type: "string", default: "2" }, "no-adapter": { type: "boolean", default: false }, adapter: { type: "string" },
         "prompt-examples": { type: "boolean", default: false }, readout: { type: "string", default: "first-token" },
-        "target-frr": { type: "string", default: "0.03" }, "per-family": { type: "string", default: "2" }
+        "target-frr": { type: "string", default: "0.02" }, "per-family": { type: "string", default: "2" }
     } });
     const model = values.model ?? readManifest().defaults.decision;
     const k = Number(values.k);

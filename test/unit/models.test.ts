@@ -25,7 +25,7 @@ describe("model manifest and resolution", () => {
 
     it("says what it accepts when a model spec is neither a name nor a file", async () => {
         await expect(resolveModelPath("/no/such/model.gguf")).rejects.toThrow(/neither a known model name .* nor an existing file/);
-        await expect(ensureModel("no-such-model")).rejects.toThrow(/Unknown model "no-such-model"; known: smollm2-135m-instruct/);
+        await expect(ensureModel("no-such-model")).rejects.toThrow(/Unknown model "no-such-model"; known: smollm2-135m-mcpguard, smollm2-135m-instruct/);
     });
 
     it("names every source tried when a fetch fails", () => {
