@@ -58,12 +58,12 @@ describe("the guard with the real default model", () => {
 
     it("decides every valid request up to the documented limits (property test)", async () => {
         const text = (max: number) => fc.string({ unit: "grapheme", maxLength: max });
-        const long = (max: number) => fc.oneof(text(200), fc.integer({ min: 0, max }).map((n) => "word ".repeat(n / 5) + "x"));
+        const long = (max: number) => fc.oneof(text(200), fc.integer({ min: 0, max: max - 1 }).map((n) => "word ".repeat(Math.floor(n / 5)) + "x"));
         const request: fc.Arbitrary<GuardRequest> = fc.record({
             prompt: long(requestLimits.promptChars).map((p) => p.trim() === "" ? "p" : p),
-            toolCalls: fc.array(fc.record({ name: text(40).map((n) => n === "" ? "t" : n), arguments: fc.dictionary(text(10), long(2_000), { maxKeys: 3 }) }), { maxLength: requestLimits.toolCalls }),
+            toolCalls: fc.array(fc.record({ name: text(20).map((n) => n === "" ? "t" : n), arguments: fc.dictionary(text(10), long(2_000), { maxKeys: 3 }) }), { maxLength: requestLimits.toolCalls }),
             context: fc.array(fc.record({ content: long(requestLimits.contextItemChars) }), { maxLength: requestLimits.contextItems }),
-            tools: fc.array(fc.record({ name: text(30).map((n) => n === "" ? "t" : n), description: long(requestLimits.toolDescriptionChars) }), { maxLength: 40 })
+            tools: fc.array(fc.record({ name: text(20).map((n) => n === "" ? "t" : n), description: long(requestLimits.toolDescriptionChars) }), { maxLength: 40 })
         });
         await fc.assert(fc.asyncProperty(request, async (r) => {
             const decision = await guard.shouldRefuse(r);
