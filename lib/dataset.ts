@@ -66,15 +66,16 @@ export async function readJsonl(file: string): Promise<{ line: number, value: un
     return rows;
 }
 
-/** Validates one parsed line as an Example. */
-export function parseExample(value: unknown, file = "<input>", line = 0): Example {
-    const result = exampleSchema.safeParse(value);
-    if (!result.success) {
-        const issue = result.error.issues[0]!;
-        throw new DatasetError(file, line, `${issue.path.map(String).join(".") || "line"}: ${issue.message}`);
-    }
+/** The first issue of a failed schema check, as a DatasetError naming the file, line and field. */
+function schemaError(file: string, line: number, error: z.ZodError): DatasetError {
+    const issue = error.issues[0]!;
+    return new DatasetError(file, line, `${issue.path.map(String).join(".") || "line"}: ${issue.message}`);
+}
+
+/** Validates a line's request, naming the file and line when it is not a valid request. */
+function requestAt(value: unknown, file: string, line: number): GuardRequest {
     try {
-        return { ...result.data, request: parseRequest(result.data.request) } as Example;
+        return parseRequest(value);
     } catch (err) {
         if (err instanceof RequestValidationError)
             throw new DatasetError(file, line, `request.${err.field}: ${err.message}`);
@@ -82,16 +83,29 @@ export function parseExample(value: unknown, file = "<input>", line = 0): Exampl
     }
 }
 
-/** Loads and validates a labelled JSONL data set; ids must be unique. */
-export async function loadExamples(file: string): Promise<Example[]> {
+/** Validates one parsed line as an Example. */
+export function parseExample(value: unknown, file = "<input>", line = 0): Example {
+    const result = exampleSchema.safeParse(value);
+    if (!result.success)
+        throw schemaError(file, line, result.error);
+    return { ...result.data, request: requestAt(result.data.request, file, line) } as Example;
+}
+
+/** Parses every line of a JSONL file with `parse`; ids must be unique. */
+async function loadUnique<T extends { id: string }>(file: string, parse: (value: unknown, file: string, line: number) => T): Promise<T[]> {
     const seen = new Set<string>();
     return (await readJsonl(file)).map(({ line, value }) => {
-        const example = parseExample(value, file, line);
-        if (seen.has(example.id))
-            throw new DatasetError(file, line, `duplicate id "${example.id}"`);
-        seen.add(example.id);
-        return example;
+        const item = parse(value, file, line);
+        if (seen.has(item.id))
+            throw new DatasetError(file, line, `duplicate id "${item.id}"`);
+        seen.add(item.id);
+        return item;
     });
+}
+
+/** Loads and validates a labelled JSONL data set; ids must be unique. */
+export function loadExamples(file: string): Promise<Example[]> {
+    return loadUnique(file, parseExample);
 }
 
 /** A line of an evaluation set as the contract defines it: `{ id, label, request }`, other fields ignored. */
@@ -100,24 +114,11 @@ export type LabelledRequest = Pick<Example, "id" | "label" | "request">;
 const labelledSchema = z.object({ id: z.union([z.string().min(1), z.number()]), label: z.enum(labels), request: z.unknown() });
 
 /** Loads an evaluation set (ours or a third party's): ids must be unique, every request valid. */
-export async function loadLabelledRequests(file: string): Promise<LabelledRequest[]> {
-    const seen = new Set<string>();
-    return (await readJsonl(file)).map(({ line, value }) => {
+export function loadLabelledRequests(file: string): Promise<LabelledRequest[]> {
+    return loadUnique(file, (value, at, line) => {
         const result = labelledSchema.safeParse(value);
-        if (!result.success) {
-            const issue = result.error.issues[0]!;
-            throw new DatasetError(file, line, `${issue.path.map(String).join(".") || "line"}: ${issue.message}`);
-        }
-        const id = String(result.data.id);
-        if (seen.has(id))
-            throw new DatasetError(file, line, `duplicate id "${id}"`);
-        seen.add(id);
-        try {
-            return { id, label: result.data.label, request: parseRequest(result.data.request) };
-        } catch (err) {
-            if (err instanceof RequestValidationError)
-                throw new DatasetError(file, line, `request.${err.field}: ${err.message}`);
-            throw err;
-        }
+        if (!result.success)
+            throw schemaError(at, line, result.error);
+        return { id: String(result.data.id), label: result.data.label, request: requestAt(result.data.request, at, line) };
     });
 }

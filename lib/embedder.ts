@@ -16,7 +16,8 @@ export class Embedder {
     private constructor(model: LlamaModel, context: LlamaEmbeddingContext, contextSize: number) {
         this.#model = model;
         this.#context = context;
-        const added = context.calculateInputLength(model.tokenize("a")) - model.tokenize("a").length;
+        const probe = model.tokenize("a");
+        const added = context.calculateInputLength(probe) - probe.length;
         this.maxTokens = contextSize - 1 - added;
     }
 

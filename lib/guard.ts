@@ -142,8 +142,8 @@ export class Guard {
     }
 
     /**
-     * The uncalibrated judgement: log P(refusal opening) - log P(compliance opening) under the model,
-     * with what was retrieved. `shouldRefuse` calibrates it; calibration fits on it.
+     * The uncalibrated judgement: the model's refusal log-odds (lib/scorer.ts, by the configured readout), with what
+     * was retrieved. `shouldRefuse` calibrates it; calibration fits on it.
      */
     async judge(input: unknown, options: { signal?: AbortSignal } = {}) {
         this.#assertUsable();
