@@ -7,7 +7,7 @@ import { applyLogistic, type Logistic } from "./calibration.js";
 import { defaultTrainFile, loadExamples, type Category, type Example, type Label } from "./dataset.js";
 import { Embedder } from "./embedder.js";
 import { gpuChoice, type GpuChoice } from "./home.js";
-import { packageRoot, readManifest, resolveAdapterPath, resolveModelPath } from "./models.js";
+import { ArtifactError, loadArtifact, packageRoot, readManifest, resolveAdapterPath, resolveModelPath } from "./models.js";
 import type { Progress } from "./model-sources.js";
 import { fitTokens } from "./budget.js";
 import { decisionPromptTokens, embeddingCaps, queryText, renderRequest, requestCaps, type RenderCaps } from "./prompt.js";
@@ -88,11 +88,31 @@ export function calibrationProfile(model: string, k: number, adapter: boolean, e
     return `${model}|${retrieval}|${adapter ? "adapter" : "base"}${readout === "first-token" ? "" : `|${readout}`}`;
 }
 
-export function readCalibration(profile: string): Calibration | undefined {
-    if (!existsSync(calibrationFile))
+/**
+ * The stored calibration of a configuration, or undefined when it has none. A damaged file, or an entry whose numbers
+ * are not usable (a NaN threshold would silently allow everything), is an error that names the file: the guard
+ * fails closed rather than judge with a broken scale.
+ */
+export function readCalibration(profile: string, file = calibrationFile): Calibration | undefined {
+    if (!existsSync(file))
         return undefined;
-    const all = JSON.parse(readFileSync(calibrationFile, "utf8")) as Record<string, Calibration>;
-    return all[profile];
+    const broken = (why: string) => new ArtifactError("calibration file", file, why,
+        "Reinstall mcpguard, or restore the file from the package (git checkout models/calibration.json) or refit it with `npm run calibrate`.");
+    let all: Record<string, Calibration>;
+    try {
+        all = JSON.parse(readFileSync(file, "utf8"));
+    } catch (err) {
+        throw broken(`not valid JSON (${(err as Error).message})`);
+    }
+    const entry = typeof all === "object" && all !== null ? all[profile] : undefined;
+    if (entry === undefined)
+        return undefined;
+    const finite = (x: unknown) => typeof x === "number" && Number.isFinite(x);
+    const usable = finite(entry?.threshold) && finite(entry?.model?.bias) && Array.isArray(entry?.model?.weights) &&
+        entry.model.weights.length === 2 && entry.model.weights.every(finite);
+    if (!usable)
+        throw broken(`the entry "${profile}" needs a finite threshold and a logistic model with two finite weights and a bias`);
+    return entry;
 }
 
 const uncalibrated: Calibration = { model: { weights: [1, 0], bias: 0 }, threshold: 0.5 };
@@ -331,7 +351,8 @@ export async function createGuard(options: GuardOptions = {}): Promise<Guard> {
     const gpu = gpuChoice(options.gpu);
     const llama = await getLlama({ gpu: gpu === "cpu" ? false : gpu === "cuda" ? "cuda" : "auto", logLevel: LlamaLogLevel.error,
         maxThreads: threadCount(options.threads) });
-    const model = await llama.loadModel({ modelPath: await resolveModelPath(modelSpec, options.onProgress) });
+    const modelPath = await resolveModelPath(modelSpec, options.onProgress);
+    const model = await loadArtifact("decision model", modelPath, () => llama.loadModel({ modelPath }));
     const assembler = new PromptAssembler(model, modelChatWrapper(model));
     const examplesInPrompt = options.examplesInPrompt ?? false;
 
@@ -339,7 +360,8 @@ export async function createGuard(options: GuardOptions = {}): Promise<Guard> {
     let stores: PreferenceStores | undefined;
     if (k > 0) {
         const embedderSpec = options.embedder ?? manifest.defaults.embedder;
-        embedder = await Embedder.load(llama, await resolveModelPath(embedderSpec, options.onProgress));
+        const embedderPath = await resolveModelPath(embedderSpec, options.onProgress);
+        embedder = await loadArtifact("embedding model", embedderPath, () => Embedder.load(llama, embedderPath));
         const examples = options.examples ?? await loadExamples(options.trainFile ?? defaultTrainFile);
         stores = await buildStores(examples, embedder, embedderSpec, {
             exclude: options.exclude,
@@ -351,7 +373,8 @@ export async function createGuard(options: GuardOptions = {}): Promise<Guard> {
     }
     const adapterPath = resolveAdapterPath(options.adapter, modelSpec);
     const readout = options.readout ?? "first-token";
-    const scorer = await RefusalScorer.create(model, { sequences: options.concurrency ?? 4, sequenceTokens: 2048, adapterPath, readout });
+    const createScorer = () => RefusalScorer.create(model, { sequences: options.concurrency ?? 4, sequenceTokens: 2048, adapterPath, readout });
+    const scorer = adapterPath != null ? await loadArtifact("LoRA adapter", adapterPath, createScorer) : await createScorer();
     const calibration = readCalibration(calibrationProfile(modelSpec, k, adapterPath != null, examplesInPrompt, readout)) ?? uncalibrated;
     return new Guard({ llama, model, assembler, embedder, stores, scorer, k, examplesInPrompt, calibration,
         threshold: options.threshold ?? calibration.threshold });

@@ -2,7 +2,7 @@ export { createGuard, Guard, type GuardOptions, type Decision, type Evidence } f
 export { parseRequest, RequestValidationError, requestLimits, type GuardRequest, type ToolCall, type ContextItem, type ToolInfo } from "./request.js";
 export { AbortError } from "./scorer.js";
 export { loadExamples, readJsonl, type Example, type Label, type Category, type Form } from "./dataset.js";
-export { ensureModel, resolveModelPath, readManifest, ModelFetchError } from "./models.js";
+export { ArtifactError, ensureModel, resolveModelPath, readManifest, ModelFetchError } from "./models.js";
 export { guardClient, ClientGuard, ToolCallRefusedError, type GuardClientOptions, type AuditedCall } from "./mcp/guard-client.js";
 export { McpProxy, runProxyCommand, type ProxyOptions } from "./mcp/proxy.js";
 export { parsePolicy, loadPolicy, PolicyError, type Policy } from "./mcp/policy.js";

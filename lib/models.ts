@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, readFileSync } from "node:fs";
-import { copyFile, mkdir, mkdtemp, rename, rm, stat, writeFile } from "node:fs/promises";
+import { constants, createReadStream, existsSync, readFileSync } from "node:fs";
+import { access, copyFile, mkdir, mkdtemp, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { mcpguardHome } from "./home.js";
@@ -59,6 +59,45 @@ export class ModelFetchError extends Error {
     }
 }
 
+/** A model, adapter or data file that is there but cannot be used; the message names the file and the fix. */
+export class ArtifactError extends Error {
+    readonly file: string;
+
+    constructor(what: string, file: string, cause: string, fix: string) {
+        super(`Cannot use the ${what} ${file}: ${cause}. ${fix}`);
+        this.name = "ArtifactError";
+        this.file = file;
+    }
+}
+
+/**
+ * Runs `load` on a model or adapter file and turns a failure into an ArtifactError: a file in the cache is to be
+ * deleted and fetched again; a file of the user's own is to be checked (complete, a GGUF, made for this base model).
+ */
+export async function loadArtifact<T>(what: string, file: string, load: () => Promise<T>): Promise<T> {
+    try {
+        return await load();
+    } catch (err) {
+        const cause = (err as Error).message.split("\n")[0]!.replace(/\.$/, "");
+        const cached = path.resolve(file).startsWith(path.resolve(mcpguardHome()) + path.sep);
+        const fix = cached
+            ? `The cached copy is damaged: delete it (and its .sha256 file) and run \`mcpguard models fetch\` to fetch it again.`
+            : `Check that it is a complete GGUF file${what.includes("adapter") ? " made for this decision model" : ""}.`;
+        throw new ArtifactError(what, file, cause, fix);
+    }
+}
+
+/** Creates a folder under MCPGUARD_HOME, or says which setting to change when it cannot be written. */
+export async function makeHomeDir(dir: string): Promise<void> {
+    try {
+        await mkdir(dir, { recursive: true });
+        await access(dir, constants.W_OK);
+    } catch (err) {
+        throw new Error(`mcpguard cannot write its cache folder ${dir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); ` +
+            "set MCPGUARD_HOME to a writable folder with about 1 GB free");
+    }
+}
+
 function cachedPath(entry: ModelEntry): string {
     return path.join(mcpguardHome(), "models", entry.file);
 }
@@ -99,7 +138,7 @@ export async function ensureModel(name: string, progress?: Progress): Promise<st
     if (await isVerified(target, entry))
         return target;
 
-    await mkdir(path.dirname(target), { recursive: true });
+    await makeHomeDir(path.dirname(target));
     const attempts: string[] = [];
     for (const source of entry.sources) {
         const workDir = await mkdtemp(path.join(path.dirname(target), ".fetch-"));
@@ -131,7 +170,7 @@ export async function resolveModelPath(spec: string, progress?: Progress): Promi
     if (spec.startsWith("hf:") || spec.startsWith("https://") || spec.startsWith("http://")) {
         const target = path.join(mcpguardHome(), "models", "by-uri", createHash("sha256").update(spec).digest("hex").slice(0, 16) + ".gguf");
         if (!existsSync(target)) {
-            await mkdir(path.dirname(target), { recursive: true });
+            await makeHomeDir(path.dirname(target));
             const partial = target + ".part";
             await downloadUrl(spec, partial, progress);
             await rename(partial, target);

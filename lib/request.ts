@@ -14,14 +14,34 @@ export const requestLimits = Object.freeze({
 
 const name = z.string().min(1).max(requestLimits.nameChars);
 
+/** The JSON text of a value, or undefined where it has none (BigInt, a cycle, nesting too deep for the stack). */
+function jsonText(value: unknown): string | undefined {
+    try {
+        return JSON.stringify(value);
+    } catch {
+        return undefined;
+    }
+}
+
+/**
+ * A tool call's arguments: a JSON object, kept as given (a copy would drop an own "__proto__" key that the server
+ * still receives, and the guard must judge what is forwarded).
+ */
+const argumentsSchema = z.custom<Record<string, unknown>>(
+    (value) => typeof value === "object" && value !== null && !Array.isArray(value), { message: "arguments must be a JSON object" }
+).superRefine((value, ctx) => {
+    const text = jsonText(value);
+    if (text === undefined)
+        ctx.addIssue({ code: "custom", message: "arguments must be JSON (no BigInt, functions or cycles)" });
+    else if (text.length > requestLimits.toolCallArgumentChars)
+        ctx.addIssue({ code: "custom", message: `arguments must serialize to at most ${requestLimits.toolCallArgumentChars} characters` });
+});
+
 const toolCallSchema = z.object({
     server: name.optional(),
     name,
-    arguments: z.record(z.string(), z.unknown()).optional()
-}).refine(
-    (call) => JSON.stringify(call.arguments ?? {}).length <= requestLimits.toolCallArgumentChars,
-    { message: `arguments must serialize to at most ${requestLimits.toolCallArgumentChars} characters`, path: ["arguments"] }
-);
+    arguments: argumentsSchema.optional()
+});
 
 const contextItemSchema = z.object({
     source: z.string().max(2_048).optional(),

@@ -1,9 +1,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { PassThrough } from "node:stream";
 import type { Decision } from "../lib/guard.js";
+import type { CallJudge } from "../lib/mcp/judge.js";
+import { McpProxy, type ProxyOptions } from "../lib/mcp/proxy.js";
 
 export const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 export const cliPath = path.join(repoRoot, "dist", "cli.js");
@@ -57,9 +60,10 @@ export function writeFakeServer(dir: string): string {
     return file;
 }
 
-/** Collects newline-delimited output of a stream as raw lines and parsed messages. */
+/** Collects newline-delimited output of a stream as raw lines and parsed messages (each line parsed once). */
 export class LineCollector {
     readonly lines: string[] = [];
+    readonly messages: Record<string, unknown>[] = [];
     #buffer = "";
     #waiters: (() => void)[] = [];
 
@@ -67,24 +71,22 @@ export class LineCollector {
         stream.on("data", (chunk: Buffer | string) => {
             this.#buffer += chunk.toString();
             for (let i = this.#buffer.indexOf("\n"); i !== -1; i = this.#buffer.indexOf("\n")) {
-                this.lines.push(this.#buffer.slice(0, i + 1));
+                const line = this.#buffer.slice(0, i + 1);
+                this.lines.push(line);
+                this.messages.push((() => { try { return JSON.parse(line); } catch { return { unparsed: line }; } })());
                 this.#buffer = this.#buffer.slice(i + 1);
             }
             this.#waiters.splice(0).forEach((wake) => wake());
         });
     }
 
-    get messages(): Record<string, unknown>[] {
-        return this.lines.map((line) => { try { return JSON.parse(line); } catch { return { unparsed: line }; } });
-    }
-
-    /** Waits until a line satisfies `predicate` (or rejects after `timeoutMs`). */
+    /** Waits until a line satisfies `predicate` (or rejects after `timeoutMs`); lines already checked are not checked again. */
     async waitFor(predicate: (message: Record<string, unknown>, line: string) => boolean, timeoutMs = 10_000): Promise<string> {
         const deadline = Date.now() + timeoutMs;
-        for (;;) {
-            const index = this.lines.findIndex((line, i) => predicate(this.messages[i]!, line));
-            if (index !== -1)
-                return this.lines[index]!;
+        for (let checked = 0; ;) {
+            for (; checked < this.lines.length; checked++)
+                if (predicate(this.messages[checked]!, this.lines[checked]!))
+                    return this.lines[checked]!;
             if (Date.now() > deadline)
                 throw new Error(`timed out waiting; got ${this.lines.length} lines:\n${this.lines.join("").slice(0, 2_000)}`);
             await new Promise<void>((resolve) => { this.#waiters.push(resolve); setTimeout(resolve, 50); });
@@ -125,4 +127,33 @@ export function fakeDecision(refuse: boolean): Decision {
         ],
         timings: { totalMs: 1, embedMs: 0, retrieveMs: 0, assembleMs: 0, modelMs: 1 }
     };
+}
+
+/** A judge that allows every call, standing in for the model where the proxy's own handling is under test. */
+export const allowAll: CallJudge = { shouldRefuse: async () => fakeDecision(false) };
+
+/** Child processes a test started; `killStartedChildren` (an afterEach hook) stops them. */
+export const startedChildren: ChildProcess[] = [];
+export function killStartedChildren(): void {
+    startedChildren.splice(0).forEach((child) => child.kill("SIGKILL"));
+}
+
+/**
+ * The proxy in this process, between an in-memory host and a server (the fake server unless `serverArgs` names a
+ * script and its arguments for node), initialized.
+ */
+export async function inProcessProxy(options: Partial<ProxyOptions> = {}, env: NodeJS.ProcessEnv = {}, serverArgs?: string[]) {
+    const dir = tempDir("faults");
+    const serverLog = path.join(dir, "server.log");
+    const server = spawn(process.execPath, serverArgs ?? [writeFakeServer(dir)],
+        { stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, FAKE_LOG: serverLog, ...env } });
+    startedChildren.push(server);
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const proxy = new McpProxy({ input, output }, server, { judge: async () => allowAll, log: () => undefined, ...options });
+    const host = new LineCollector(output);
+    const serverSaw = () => existsSync(serverLog) ? readFileSync(serverLog, "utf8").split("\n").filter((l) => l !== "") : [];
+    input.write(initializeLine(0));
+    await host.response(0);
+    return { proxy, host, input, server, dir, serverSaw, send: (line: string) => input.write(line) };
 }

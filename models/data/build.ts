@@ -11,6 +11,8 @@ import { parseExample, readJsonl, type Example } from "../../lib/dataset.js";
 import { augmentRequest, hashString, rng } from "./augment.js";
 import { dpoPair } from "./dpo.js";
 import { carveValidation, isValidation } from "./validation.js";
+import { injectionStyles, withGuardInjection } from "./guard-injections.js";
+import { toolCallOnlyView } from "../../lib/evaluate.js";
 import { sizeRules } from "./stats.js";
 
 const dataDir = path.join(import.meta.dirname, "mcp-fba");
@@ -76,6 +78,24 @@ function numbered(examples: Example[], prefix: string, salt: string): Example[] 
             family: e.family, nearMiss: e.nearMiss, technique: e.technique, request: e.request }));
 }
 
+/**
+ * Extra training views of the DPO rows, chosen by hash so a rebuild is stable: the tool calls alone (what an MCP
+ * proxy sees when the user's words never reach it) for a fifth of the rows that have both, and a note addressed to
+ * the guard (models/data/guard-injections.ts) for a tenth of all rows, attacks and benign alike, so the note is
+ * evidence of neither label.
+ */
+function trainingViews(rows: Example[]): Example[] {
+    const share = (e: Example, salt: string, percent: number) => hashString(salt + e.id) % 100 < percent;
+    const toolCallOnly = rows
+        .filter((e) => (e.request.toolCalls?.length ?? 0) > 0 && e.request.prompt && share(e, "view:toolcall:", 20))
+        .map((e) => ({ ...toolCallOnlyView(e), id: `${e.id}-toolcall` }));
+    const injected = rows.filter((e) => share(e, "view:injection:", 10)).map((e) => {
+        const style = injectionStyles[hashString("style:" + e.id) % injectionStyles.length]!;
+        return { ...e, id: `${e.id}-injected`, request: withGuardInjection(e.request, style, e.form) };
+    });
+    return [...toolCallOnly, ...injected];
+}
+
 function toJsonl(rows: unknown[]): string {
     return rows.map((row) => JSON.stringify(row)).join("\n") + "\n";
 }
@@ -97,7 +117,9 @@ async function main(): Promise<void> {
     const testRows = numbered(test, "test", "test");
     writeFileSync(path.join(dataDir, "train.jsonl"), toJsonl(trainRows));
     writeFileSync(path.join(dataDir, "test.jsonl"), toJsonl(testRows));
-    writeFileSync(path.join(dataDir, "dpo.jsonl"), toJsonl(trainRows.filter((e) => !isValidation(e)).map(dpoPair)));
+    const dpoRows = trainRows.filter((e) => !isValidation(e));
+    writeFileSync(path.join(dataDir, "dpo.jsonl"), toJsonl(dpoRows.map(dpoPair)));
+    writeFileSync(path.join(dataDir, "dpo-views.jsonl"), toJsonl(trainingViews(dpoRows).map(dpoPair)));
     // The same pairs for the calibration split (as `npm run calibrate` carves it): the recipe's early stopping reads them.
     writeFileSync(path.join(dataDir, "dpo-validation.jsonl"), toJsonl(carveValidation(trainRows, 2).map(dpoPair)));
     console.log(`seeds ${seeds.length}, test families ${testFamilies.size}; train ${trainRows.length}, test ${testRows.length}`);

@@ -6,8 +6,11 @@ The guard reads one position (lib/scorer.ts): after the prompt, the logit of the
 openings first in its chosen reply and the other first in its rejected reply, so both stages work on that position:
 
 - stage 1 (SFT, two-way first-token objective): -log sigmoid(z), z = logit(chosen's first token) - logit(rejected's);
-- stage 2 (DPO, the paper's sigmoid loss on the same position): -log sigmoid(beta * (z - z_ref)), z_ref from the
-  stage-1 model, computed once before the stage.
+- stage 2 (DPO, the paper's sigmoid loss over the replies): -log sigmoid(beta * ((log pi(chosen) - log ref(chosen)) -
+  (log pi(rejected) - log ref(rejected)))), log-probabilities over the whole vocabulary, summed over the first
+  --dpo-reply-tokens tokens of each reply (the opening, where the two replies differ); the reference is the stage-1
+  model, computed once before the stage. Stage 1 ranks the two openings; stage 2 makes the model actually open its
+  reply that way when it generates (the paper's generative evaluation, `mcpguard eval --generative`).
 
 Each stage is checked on the calibration split (dpo-validation.jsonl, families never trained on) every
 --eval-every steps, and the best checkpoint by validation AUC of the guard's score is kept. Batches are padded on
@@ -41,18 +44,27 @@ DEFAULT_BASE_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 RATIONALE = {
     "weights": "all of them: a measurement for issue 10 (same base, same objective, one epoch) reached test AUC 0.956 "
                "where the rank-16 LoRA adapter trained on 800 pairs reached 0.816 with retrieval.",
-    "objective": "the guard reads a single position, so both stages train that position. SFT alone (two-way "
-                 "cross-entropy over the two first tokens) is what moves the model; DPO after it is the paper's "
-                 "preference loss, with the SFT model as reference, kept short and early-stopped on validation.",
+    "objective": "the guard reads a single position, so stage 1 trains that position (two-way cross-entropy over the "
+                 "two first tokens). Stage 2 is the paper's DPO over the replies' openings with the whole vocabulary: "
+                 "a first-token-only DPO (session 3) cut validation AUC from 0.963 to 0.935 and left the model's own "
+                 "generations compliant (0 of 60 attacks refused by sampled majority).",
     "sft_lr": "2e-5 with AdamW (weight decay 0.01), 6% warm-up then linear decay, gradient clip 1.0: the "
               "measured setting; 8e-6 was worse at every epoch.",
     "sft_epochs": "1: further epochs drove the training loss to 0 and cut TPR at 1% FPR (scores tie at the extremes).",
-    "dpo": "beta 0.1 and lr 5e-6 over 15% of the pairs: DPO's loss starts at log 2 for every pair whatever the "
-           "reference already gets right, so a long or fast stage only makes the scores more extreme.",
+    "sft_schedule_epochs": "4: the learning rate decays as if over 4 epochs but one is run (the issue's measured "
+                           "setting); session 3's decay to 0 within one epoch was still improving on validation at its "
+                           "last step.",
+    "views": "dpo.jsonl adds the tool calls alone for a fifth of the rows that have both (the proxy's view) and a note "
+             "addressed to the guard for a tenth (both labels), models/data/build.ts.",
+    "dpo": "beta 0.1, lr 5e-6, the first 16 reply tokens, over 15% of the pairs: DPO's loss starts at log 2 for every "
+           "pair whatever the reference already gets right, so a long or fast stage only makes the scores more "
+           "extreme; the stage's start is a checkpoint, so validation decides whether it is kept.",
     "max_prompt_tokens": "384: the guard's decision prompt keeps the framing and the end of the user turn within "
                          "this budget; the median training prompt is ~310 tokens.",
     "selection": "every --eval-every steps the validation AUC of the guard's score; the best checkpoint of each "
-                 "stage is kept (the stage's start counts as a checkpoint).",
+                 "stage is kept (the stage's start counts as a checkpoint). In stage 2 a checkpoint within 0.003 AUC "
+                 "of the best wins when its replies open the right way more often (whole-vocabulary probability of "
+                 "the chosen first token), the generative behaviour DPO is there for.",
 }
 
 
@@ -61,7 +73,8 @@ def parse_args() -> argparse.Namespace:
     home = Path(os.environ.get("MCPGUARD_HOME", Path.home() / ".cache" / "mcpguard"))
     p.add_argument("--base", type=Path, default=home / "models" / DEFAULT_BASE_FILE,
                    help="the base model, a GGUF file (transformers dequantises it; its metadata is reused on export)")
-    p.add_argument("--data", type=Path, default=DATA / "dpo.jsonl")
+    p.add_argument("--data", type=Path, nargs="+", default=[DATA / "dpo.jsonl", DATA / "dpo-views.jsonl"],
+                   help="training pairs, read in order (default: one pair per train example, then the extra views)")
     p.add_argument("--val-data", type=Path, default=DATA / "dpo-validation.jsonl")
     p.add_argument("--out", type=Path, default=None, help="output directory (default: models/decision, or a temp dir with --smoke)")
     p.add_argument("--name", default=MODEL_NAME, help="file stem of the model and its card")
@@ -69,7 +82,13 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--sft-epochs", type=float, default=1.0, help="stage 1 epochs (0 skips it)")
     p.add_argument("--sft-lr", type=float, default=2e-5)
     p.add_argument("--dpo-share", type=float, default=0.15, help="stage 2 trains on this share of the pairs (0 skips it)")
+    p.add_argument("--sft-schedule-epochs", type=float, default=4.0,
+                   help="stage 1's linear decay reaches 0 after this many epochs (>= --sft-epochs)")
     p.add_argument("--dpo-lr", type=float, default=5e-6)
+    p.add_argument("--dpo-auc-tolerance", type=float, default=0.003,
+                   help="stage 2 keeps a checkpoint whose validation AUC is this close to the best when its replies open "
+                        "the right way more often")
+    p.add_argument("--dpo-reply-tokens", type=int, default=16, help="stage 2 compares the replies over this many first tokens")
     p.add_argument("--beta", type=float, default=0.1)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--weight-decay", type=float, default=0.01)
@@ -105,8 +124,8 @@ def log(msg: str) -> None:
     print(msg, flush=True)
 
 
-def read_pairs(path: Path, limit: int, rng: random.Random) -> list[dict]:
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def read_pairs(paths: list[Path], limit: int, rng: random.Random) -> list[dict]:
+    rows = [json.loads(line) for path in paths for line in path.read_text().splitlines() if line.strip()]
     if limit:
         rows = rng.sample(rows, limit)
     return rows
@@ -141,8 +160,8 @@ class Encoder:
         text = self.tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return self.tok(text, add_special_tokens=False)["input_ids"]
 
-    def first_token(self, reply: list[dict]) -> int:
-        return self.tok(reply[0]["content"], add_special_tokens=False)["input_ids"][0]
+    def reply(self, reply: list[dict], limit: int) -> list[int]:
+        return self.tok(reply[0]["content"], add_special_tokens=False)["input_ids"][:limit]
 
     def cut(self, ids: list[int], keep_head: int) -> list[int]:
         """Over budget: drop the system turn's tail (tools list) after `keep_head`, then the user turn's start."""
@@ -199,48 +218,73 @@ def main() -> None:
     # ---- data ----------------------------------------------------------------------------------------------
     enc = Encoder(tok, args.max_prompt_tokens)
     train_rows = read_pairs(args.data, args.limit, rng)
-    val_rows = read_pairs(args.val_data, args.val_limit, rng)
+    val_rows = read_pairs([args.val_data], args.val_limit, rng)
     raw = {id(r): enc.prompt(r["prompt"]) for r in train_rows + val_rows}
     prefix_len = shared_prefix(list(raw.values()))
 
     def example(r: dict) -> dict:
         ids = enc.cut(raw[id(r)], prefix_len)
-        chosen, rejected = enc.first_token(r["chosen"]), enc.first_token(r["rejected"])
-        if chosen == rejected:
+        chosen, rejected = enc.reply(r["chosen"], args.dpo_reply_tokens), enc.reply(r["rejected"], args.dpo_reply_tokens)
+        if chosen[0] == rejected[0]:
             sys.exit(f"train_dpo: pair {r['id']} starts both replies with the same token")
-        return {"id": r["id"], "attack": r["label"] == "attack", "rest": ids[prefix_len:], "chosen": chosen,
-                "rejected": rejected, "len": len(ids)}
+        return {"id": r["id"], "attack": r["label"] == "attack", "rest": ids[prefix_len:], "chosen": chosen[0],
+                "rejected": rejected[0], "chosen_reply": chosen, "rejected_reply": rejected, "len": len(ids)}
 
     train = [example(r) for r in train_rows]
     val = [example(r) for r in val_rows]
     prefix = torch.tensor([raw[id(train_rows[0])][:prefix_len]], device=device)
     lens = sorted(e["len"] for e in train)
-    log(f"data: {len(train)} training pairs ({args.data.name}), {len(val)} validation pairs ({args.val_data.name}); "
+    log(f"data: {len(train)} training pairs ({', '.join(d.name for d in args.data)}), {len(val)} validation pairs ({args.val_data.name}); "
         f"shared prefix {prefix_len} tokens, prompt median {lens[len(lens) // 2]} max {lens[-1]} (cap {args.max_prompt_tokens})")
 
     # ---- the scored position -------------------------------------------------------------------------------
     pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
 
-    def margins(batch: list[dict]) -> torch.Tensor:
-        """z = logit(chosen first token) - logit(rejected first token) at the reply's first position, per pair."""
-        b = len(batch)
+    def hidden_states(seqs: list[list[int]]) -> torch.Tensor:
+        """The last layer's states for each sequence after the shared prefix, right-padded (the prefix runs once)."""
+        b = len(seqs)
         # Widths rounded up to a multiple of 64: a handful of shapes, so the CPU kernels are prepared once per shape.
-        width = -(-max(len(e["rest"]) for e in batch) // 64) * 64
+        width = -(-max(len(s) for s in seqs) // 64) * 64
         ids = torch.full((b, width), pad, dtype=torch.long)
         mask = torch.zeros((b, prefix_len + width), dtype=torch.long)
         mask[:, :prefix_len] = 1
-        for i, e in enumerate(batch):
-            ids[i, :len(e["rest"])] = torch.tensor(e["rest"])
-            mask[i, prefix_len:prefix_len + len(e["rest"])] = 1
+        for i, s in enumerate(seqs):
+            ids[i, :len(s)] = torch.tensor(s)
+            mask[i, prefix_len:prefix_len + len(s)] = 1
         cache = body(input_ids=prefix, use_cache=True).past_key_values
         cache.batch_repeat_interleave(b)
-        hidden = body(input_ids=ids.to(device), attention_mask=mask.to(device), past_key_values=cache,
-                      use_cache=True).last_hidden_state
-        last = hidden[torch.arange(b), torch.tensor([len(e["rest"]) - 1 for e in batch])]
+        return body(input_ids=ids.to(device), attention_mask=mask.to(device), past_key_values=cache,
+                    use_cache=True).last_hidden_state
+
+    def first_position(batch: list[dict]) -> torch.Tensor:
+        hidden = hidden_states([e["rest"] for e in batch])
+        return hidden[torch.arange(len(batch)), torch.tensor([len(e["rest"]) - 1 for e in batch])]
+
+    def margins(batch: list[dict]) -> torch.Tensor:
+        """z = logit(chosen first token) - logit(rejected first token) at the reply's first position, per pair."""
+        return margins_at(batch, first_position(batch))
+
+    def margins_at(batch: list[dict], last: torch.Tensor) -> torch.Tensor:
         chosen = head.weight[torch.tensor([e["chosen"] for e in batch], device=device)]
         rejected = head.weight[torch.tensor([e["rejected"] for e in batch], device=device)]
         return (last * (chosen - rejected)).sum(-1).float()
 
+    def reply_logps(batch: list[dict]) -> tuple[torch.Tensor, torch.Tensor]:
+        """log pi(reply | prompt) over the whole vocabulary, summed over each reply's kept tokens: (chosen, rejected)."""
+        seqs = [e["rest"] + e["chosen_reply"] for e in batch] + [e["rest"] + e["rejected_reply"] for e in batch]
+        replies = [e["chosen_reply"] for e in batch] + [e["rejected_reply"] for e in batch]
+        hidden = hidden_states(seqs)
+        rows, cols, targets, owner = [], [], [], []
+        for i, (s, r) in enumerate(zip(seqs, replies)):
+            start = len(s) - len(r) - 1  # the position that predicts the reply's first token
+            rows += [i] * len(r)
+            cols += range(start, start + len(r))
+            targets += r
+            owner += [i] * len(r)
+        logp = F.log_softmax(head(hidden[torch.tensor(rows), torch.tensor(cols)]).float(), dim=-1)
+        picked = logp.gather(1, torch.tensor(targets, device=device)[:, None])[:, 0]
+        sums = torch.zeros(len(seqs), device=device).index_add(0, torch.tensor(owner, device=device), picked)
+        return sums[:len(batch)], sums[len(batch):]
     def batches(pool: list[dict], shuffle: bool) -> list[list[dict]]:
         """Full batches of similar length (less padding): shuffled, sorted within windows of 8 batches, batch order
         shuffled. A short last batch is filled with repeats of its own pairs (every batch has one shape)."""
@@ -257,32 +301,47 @@ def main() -> None:
             rng.shuffle(out)
         return out
 
-    def guard_scores(pool: list[dict]) -> list[float]:
-        """The guard's refusal log-odds, logit("I") - logit("Sure"): z for an attack pair, -z for a benign one."""
+    def guard_scores(pool: list[dict]) -> tuple[list[float], list[float]]:
+        """Per pair: the guard's refusal log-odds, logit("I") - logit("Sure") (z for an attack pair, -z for a benign
+        one), and the whole-vocabulary probability that the reply opens with the chosen reply's first token."""
         model.eval()
         out = []
         with torch.no_grad():
             for batch in batches(pool, shuffle=False):
-                z = margins(batch).tolist()
-                out += [(e["id"], s if e["attack"] else -s) for e, s in zip(batch, z)]
+                last = first_position(batch)
+                z = margins_at(batch, last).tolist()
+                p = F.softmax(head(last).float(), dim=-1).gather(1, torch.tensor([[e["chosen"]] for e in batch], device=device))
+                out += [(e["id"], (s if e["attack"] else -s, float(q))) for e, s, q in zip(batch, z, p[:, 0])]
         model.train()
         by_id = dict(out)
-        return [by_id[e["id"]] for e in pool]
+        return [by_id[e["id"]][0] for e in pool], [by_id[e["id"]][1] for e in pool]
 
     def validate() -> dict:
-        s = guard_scores(val)
+        s, p = guard_scores(val)
         y = [e["attack"] for e in val]
+        opens = lambda attack: [q for q, a in zip(p, y) if a == attack]
         return {"auc": round(auc(s, y), 4), "tpr_at_1fpr": round(tpr_at_fpr(s, y, 0.01), 4),
-                "tpr_at_5fpr": round(tpr_at_fpr(s, y, 0.05), 4)}
+                "tpr_at_5fpr": round(tpr_at_fpr(s, y, 0.05), 4),
+                "p_refusal_opening_attacks": round(sum(opens(True)) / max(1, len(opens(True))), 4),
+                "p_compliance_opening_benign": round(sum(opens(False)) / max(1, len(opens(False))), 4)}
 
     # ---- one stage: AdamW, warm-up then linear decay, best checkpoint by validation AUC ---------------------
-    def run_stage(name: str, pool: list[dict], epochs: float, lr: float, loss_of) -> dict:
+    def opens_right(v: dict) -> float:
+        return v["p_refusal_opening_attacks"] + v["p_compliance_opening_benign"]
+
+    def better(v: dict, best: dict, tolerance: float) -> bool:
+        """Higher validation AUC; or, within `tolerance` of the best, replies that open the right way more often."""
+        return v["auc"] > best["auc"] or (v["auc"] >= best["auc"] - tolerance and opens_right(v) > opens_right(best))
+
+    def run_stage(name: str, pool: list[dict], epochs: float, lr: float, loss_of, schedule_epochs: float = 0,
+                  tolerance: float = 0.0) -> dict:
         steps = max(1, math.ceil(len(pool) / args.batch * epochs))
+        horizon = max(steps, math.ceil(len(pool) / args.batch * schedule_epochs))  # the step where the decay reaches 0
         warmup = math.ceil(steps * args.warmup_ratio)
         params = [p for p in model.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=lr, weight_decay=args.weight_decay)
         sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: (s + 1) / (warmup + 1) if s < warmup else max(0.0, (steps - s) / max(1, steps - warmup)))
+            opt, lambda s: (s + 1) / (warmup + 1) if s < warmup else max(0.0, (horizon - s) / max(1, horizon - warmup)))
         start = validate()
         best = {"step": 0, **start, "state": copy.deepcopy(model.state_dict())}
         curve, val_curve = [], [{"step": 0, **start}]
@@ -294,31 +353,31 @@ def main() -> None:
             if not queue:
                 queue = batches(pool, shuffle=True)
             batch = queue.pop()
-            loss = loss_of(batch, margins(batch))
+            loss = loss_of(batch)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
-            curve.append({"step": step, "loss": round(float(loss), 5)})
+            curve.append({"step": step, "loss": round(loss.item(), 5)})
             el = time.time() - t0
-            log(f"{name} step {step}/{steps} loss {float(loss):.4f} [{el:.0f}s, eta {el / step * (steps - step):.0f}s]")
+            log(f"{name} step {step}/{steps} loss {loss.item():.4f} [{el:.0f}s, eta {el / step * (steps - step):.0f}s]")
             if step % args.eval_every == 0 or step == steps:
                 v = validate()
                 val_curve.append({"step": step, **v})
                 log(f"  validation {v}")
-                if v["auc"] > best["auc"]:
+                if better(v, best, tolerance):
                     best = {"step": step, **v, "state": copy.deepcopy(model.state_dict())}
         model.load_state_dict(best.pop("state"))
         log(f"{name}: kept step {best['step']} {best}")
-        return {"steps": steps, "warmup": warmup, "lr": lr, "epochs": epochs, "pairs": len(pool), "loss_curve": curve,
+        return {"steps": steps, "decay_to_zero_at_step": horizon, "warmup": warmup, "lr": lr, "epochs": epochs, "pairs": len(pool), "loss_curve": curve,
                 "validation": val_curve, "kept": best, "seconds": round(time.time() - t0, 1)}
 
     stages = {}
     model.train()
     if args.sft_epochs > 0:
         stages["sft"] = run_stage("sft", train, args.sft_epochs, args.sft_lr,
-                                  lambda batch, z: -F.logsigmoid(z).mean())
+                                  lambda batch: -F.logsigmoid(margins(batch)).mean(), args.sft_schedule_epochs)
         if args.sft_out:
             write_gguf(args.base, model.state_dict(), args.sft_out, args.outtype, args.name + "-sft")
             log(f"wrote {args.sft_out}")
@@ -327,12 +386,16 @@ def main() -> None:
         model.eval()
         with torch.no_grad():
             for batch in batches(subset, shuffle=False):
-                for e, z in zip(batch, margins(batch).tolist()):
-                    e["z_ref"] = z
+                for e, c, r in zip(batch, *(t.tolist() for t in reply_logps(batch))):
+                    e["ref"] = (c, r)
         model.train()
-        stages["dpo"] = run_stage(
-            "dpo", subset, 1.0, args.dpo_lr,
-            lambda batch, z: -F.logsigmoid(args.beta * (z - torch.tensor([e["z_ref"] for e in batch], device=z.device))).mean())
+
+        def dpo_loss(batch: list[dict]) -> torch.Tensor:
+            chosen, rejected = reply_logps(batch)
+            ref = torch.tensor([e["ref"] for e in batch], device=device)
+            return -F.logsigmoid(args.beta * ((chosen - ref[:, 0]) - (rejected - ref[:, 1]))).mean()
+
+        stages["dpo"] = run_stage("dpo", subset, 1.0, args.dpo_lr, dpo_loss, tolerance=args.dpo_auc_tolerance)
 
     # ---- GGUF --------------------------------------------------------------------------------------------
     state = model.state_dict()
@@ -351,16 +414,20 @@ def main() -> None:
         "model": {**written[args.outtype], "outtype": args.outtype},
         "also_written": {k: v for k, v in written.items() if k != args.outtype},
         "base_model": {"file": args.base.name, "sha256": sha256_file(args.base)},
-        "data": {"file": "models/data/mcp-fba/" + args.data.name, "sha256": sha256_file(args.data), "train_pairs": len(train),
+        "data": {"file": "models/data/mcp-fba/" + args.data[0].name, "sha256": sha256_file(args.data[0]),
+                 "more_files": [{"file": "models/data/mcp-fba/" + d.name, "sha256": sha256_file(d)} for d in args.data[1:]],
+                 "train_pairs": len(train),
                  "validation_file": "models/data/mcp-fba/" + args.val_data.name, "validation_sha256": sha256_file(args.val_data),
                  "validation_pairs": len(val)},
         "readout": "logit('I') - logit('Sure') at the reply's first position (lib/scorer.ts)",
         "hyperparameters": {
             "batch": args.batch, "optimizer": f"AdamW (weight decay {args.weight_decay})", "grad_clip": 1.0,
-            "schedule": f"linear warm-up {args.warmup_ratio:.0%} then linear decay to 0, per stage",
-            "sft": {"loss": "-log sigmoid(z), two-way first-token cross-entropy", "lr": args.sft_lr, "epochs": args.sft_epochs},
-            "dpo": {"loss": "-log sigmoid(beta (z - z_ref)), sigmoid DPO on the first reply token, reference = stage 1",
-                    "beta": args.beta, "lr": args.dpo_lr, "share_of_pairs": args.dpo_share},
+            "schedule": f"linear warm-up {args.warmup_ratio:.0%} then linear decay, per stage",
+            "sft": {"loss": "-log sigmoid(z), two-way first-token cross-entropy", "lr": args.sft_lr, "epochs": args.sft_epochs,
+                    "decay_reaches_zero_after_epochs": args.sft_schedule_epochs},
+            "dpo": {"loss": "-log sigmoid(beta ((log pi - log ref)(chosen) - (log pi - log ref)(rejected))), sigmoid DPO over "
+                            "the replies' first tokens, whole vocabulary, reference = stage 1",
+                    "beta": args.beta, "lr": args.dpo_lr, "share_of_pairs": args.dpo_share, "reply_tokens": args.dpo_reply_tokens},
             "max_prompt_tokens": args.max_prompt_tokens, "shared_prefix_tokens": prefix_len, "seed": args.seed,
             "eval_every_steps": args.eval_every, "dtype": "float32",
         },

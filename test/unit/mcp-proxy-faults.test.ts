@@ -8,34 +8,16 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AuditLog } from "../../lib/mcp/audit.js";
 import type { CallJudge } from "../../lib/mcp/judge.js";
 import { McpProxy, proxyErrors, sniffId, type ProxyOptions } from "../../lib/mcp/proxy.js";
-import { callLine, cliPath, exitOf, fakeDecision, initializeLine, LineCollector, requestLine, spawnProxy, tempDir,
-    writeFakeServer } from "../mcp-helpers.js";
+import { allowAll, callLine, cliPath, exitOf, fakeDecision, inProcessProxy, initializeLine, killStartedChildren, LineCollector,
+    requestLine, spawnProxy, startedChildren, tempDir, writeFakeServer } from "../mcp-helpers.js";
 
-const allowAll: CallJudge = { shouldRefuse: async () => fakeDecision(false) };
 const refuseAll: CallJudge = { shouldRefuse: async () => fakeDecision(true) };
 /** A judge that never decides, until its signal aborts. */
 const neverDecides: CallJudge = {
     shouldRefuse: (_request, options) => new Promise((_, reject) => options?.signal?.addEventListener("abort", () => reject(new Error("aborted"))))
 };
 
-const started: ChildProcess[] = [];
-afterEach(() => { started.splice(0).forEach((child) => child.kill("SIGKILL")); });
-
-/** The proxy in this process, between an in-memory host and the fake server. */
-async function inProcessProxy(options: Partial<ProxyOptions> = {}, env: NodeJS.ProcessEnv = {}) {
-    const dir = tempDir("faults");
-    const serverLog = path.join(dir, "server.log");
-    const server = spawn(process.execPath, [writeFakeServer(dir)], { stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, FAKE_LOG: serverLog, ...env } });
-    started.push(server);
-    const input = new PassThrough();
-    const output = new PassThrough();
-    const proxy = new McpProxy({ input, output }, server, { judge: async () => allowAll, log: () => undefined, ...options });
-    const host = new LineCollector(output);
-    const serverSaw = () => existsSync(serverLog) ? readFileSync(serverLog, "utf8").split("\n").filter((l) => l !== "") : [];
-    input.write(initializeLine(0));
-    await host.response(0);
-    return { proxy, host, input, server, dir, serverSaw, send: (line: string) => input.write(line) };
-}
+afterEach(killStartedChildren);
 
 describe("proxy faults (in process, with stand-in judges)", () => {
     it("answers a malformed line with a parse error and keeps relaying", async () => {
@@ -180,7 +162,7 @@ describe("mcpguard proxy as a host starts it (relay only)", () => {
         const file = path.join(tempDir("policy"), "policy.json");
         writeFileSync(file, JSON.stringify({ threshold: 3 }));
         const proxy = spawnProxy(["--policy", file], [process.execPath, "-e", "0"]);
-        started.push(proxy);
+        startedChildren.push(proxy);
         const stderr = new LineCollector(proxy.stderr!);
         expect(await exitOf(proxy)).toBe(2);
         expect(stderr.lines.join("")).toMatch(/policy\.threshold/);
@@ -194,7 +176,7 @@ describe("mcpguard proxy as a host starts it (relay only)", () => {
     it("exits with the server's code when it crashes, after answering the host", async () => {
         const dir = tempDir("crash");
         const proxy = spawnProxy(["--policy", skipAll()], [process.execPath, writeFakeServer(dir)]);
-        started.push(proxy);
+        startedChildren.push(proxy);
         const host = new LineCollector(proxy.stdout!);
         proxy.stdin!.write(initializeLine(0));
         await host.response(0);
@@ -206,7 +188,7 @@ describe("mcpguard proxy as a host starts it (relay only)", () => {
     it("shuts the server down and exits when the host closes stdin", async () => {
         const dir = tempDir("eof");
         const proxy = spawnProxy(["--policy", skipAll()], [process.execPath, writeFakeServer(dir)]);
-        started.push(proxy);
+        startedChildren.push(proxy);
         const host = new LineCollector(proxy.stdout!);
         proxy.stdin!.write(initializeLine(0));
         await host.response(0);

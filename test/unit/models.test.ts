@@ -1,8 +1,11 @@
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { describe, expect, it } from "vitest";
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { readCalibration } from "../../lib/guard.js";
 import { hubUrl } from "../../lib/model-sources.js";
-import { ensureModel, ModelFetchError, readManifest, resolveModelPath } from "../../lib/models.js";
+import { ArtifactError, ensureModel, loadArtifact, ModelFetchError, readManifest, resolveModelPath } from "../../lib/models.js";
+import { tempDir } from "../mcp-helpers.js";
 
 describe("model manifest and resolution", () => {
     it("lists every model with a sha256, a size and its sources: the hub first, then a registry package or the package's own copy", () => {
@@ -68,5 +71,44 @@ describe("the shipped decision model", () => {
         expect(card.base_model.sha256).toBe(manifest.models["smollm2-135m-instruct"]!.sha256);
         expect(card.smoke).toBe(false);
         expect(card.stages.dpo.kept.auc).toBeGreaterThan(0.9);
+    });
+});
+
+describe("broken artifacts", () => {
+    const home = process.env.MCPGUARD_HOME;
+    afterEach(() => { process.env.MCPGUARD_HOME = home; });
+    const profile = "smollm2-135m-mcpguard|retrieval|base";
+
+    it("names a damaged calibration file and the fix, and refuses to judge with unusable numbers", () => {
+        const file = path.join(tempDir("calibration"), "calibration.json");
+        writeFileSync(file, '{"smollm2-135m-mcpguard|retrieval|base": {"model": {"weigh');
+        expect(() => readCalibration(profile, file)).toThrow(ArtifactError);
+        expect(() => readCalibration(profile, file)).toThrow(new RegExp(`${file}: not valid JSON.*npm run calibrate`));
+        for (const entry of [{ model: { weights: [1, 0], bias: 0 }, threshold: null }, { model: { weights: [1], bias: 0 }, threshold: 0.5 },
+            { model: { weights: [1, "x"], bias: 0 }, threshold: 0.5 }, "nonsense"]) {
+            writeFileSync(file, JSON.stringify({ [profile]: entry }));
+            expect(() => readCalibration(profile, file)).toThrow(/needs a finite threshold and a logistic model/);
+        }
+        writeFileSync(file, JSON.stringify({ [profile]: { model: { weights: [1.5, 2], bias: -3 }, threshold: 0.9 } }));
+        expect(readCalibration(profile, file)?.threshold).toBe(0.9);
+        expect(readCalibration("another|norag|base", file)).toBeUndefined();
+    });
+
+    it("says which setting to change when MCPGUARD_HOME cannot be written", async () => {
+        const blocker = path.join(tempDir("home"), "a-file");
+        writeFileSync(blocker, "not a folder");
+        process.env.MCPGUARD_HOME = path.join(blocker, "cache");
+        await expect(ensureModel(readManifest().defaults.decision)).rejects.toThrow(/cannot write its cache folder .*a-file.*set MCPGUARD_HOME to a writable folder/);
+    });
+
+    it("tells a damaged cached file (delete and fetch again) from a user's own file (check it)", async () => {
+        process.env.MCPGUARD_HOME = tempDir("home");
+        const fail = () => Promise.reject(new Error("llama_model_load: error loading model: tensor data is not within file bounds\nmore"));
+        const cached = path.join(process.env.MCPGUARD_HOME, "models", "m.gguf");
+        await expect(loadArtifact("decision model", cached, fail)).rejects.toThrow(
+            `Cannot use the decision model ${cached}: llama_model_load: error loading model: tensor data is not within file bounds. ` +
+            "The cached copy is damaged: delete it (and its .sha256 file) and run `mcpguard models fetch` to fetch it again.");
+        await expect(loadArtifact("LoRA adapter", "/data/mine.gguf", fail)).rejects.toThrow(/mine\.gguf: .*Check that it is a complete GGUF file made for this decision model/);
+        await expect(loadArtifact("decision model", cached, async () => 7)).resolves.toBe(7);
     });
 });
