@@ -4,7 +4,7 @@ import { Command, Option } from "commander";
 import cliProgress from "cli-progress";
 import { loadLabelledRequests, DatasetError } from "./dataset.js";
 import { generateExamples, toolCallOnlyView, scoreExamples, summarize, summarizeGenerative } from "./evaluate.js";
-import { createGuard, type Decision, type GuardOptions } from "./guard.js";
+import { createGuard, type Decision, type GuardOptions, type Level } from "./guard.js";
 import { ensureModel, readManifest } from "./models.js";
 import { getBackendInfo } from "./native.js";
 import type { Progress } from "./model-sources.js";
@@ -39,7 +39,7 @@ function progressReporter(): Progress & { stop(): void } {
     return Object.assign(report, { stop: () => bar?.stop() });
 }
 
-type GuardFlags = { model?: string, k?: string, rag?: boolean, adapter?: boolean, promptExamples?: boolean, threshold?: string,
+type GuardFlags = { model?: string, k?: string, rag?: boolean, adapter?: boolean, promptExamples?: boolean, threshold?: string, level?: Level,
     retrieval?: "native" | "hnswlib", readout?: "first-token" | "openings" };
 
 function guardOptions(flags: GuardFlags, onProgress: Progress): GuardOptions {
@@ -57,6 +57,7 @@ function guardOptions(flags: GuardFlags, onProgress: Progress): GuardOptions {
         retrieval: flags.retrieval,
         readout: flags.readout,
         threshold: number(flags.threshold, "threshold"),
+        level: flags.level,
         onProgress
     };
 }
@@ -174,6 +175,7 @@ function withGuardFlags(command: Command): Command {
         .option("--prompt-examples", "put the retrieved examples into the model's prompt (RAG-Pref in context)")
         .option("--no-prompt-examples", "retrieve examples as evidence only; the prompt holds the request alone")
         .option("--threshold <p>", "refuse when score >= p")
+        .addOption(new Option("--level <level>", "a calibrated operating point instead of a threshold").choices(["strict", "balanced", "permissive"]))
         .addOption(new Option("--readout <kind>", "read the first reply token (default) or teacher-force both openings").choices(["first-token", "openings"]))
         .addOption(new Option("--retrieval <engine>", "exact native store (default) or approximate hnswlib (reference)").choices(["native", "hnswlib"]));
 }
@@ -208,7 +210,8 @@ export async function main(argv: string[]): Promise<number> {
         .action((flags: { cuda?: boolean }) => run(() => buildNative(flags.cuda === true ? true : undefined)));
     program.command("proxy").description("guard a stdio MCP server: relay it and check every tools/call (server command after --)")
         .option("--audit <file>", "append every decision to this JSONL file")
-        .option("--policy <file>", "policy JSON: threshold, failMode, skipTools, timeoutMs, maxHistory")
+        .option("--policy <file>", "policy JSON: threshold or level, failMode, skipTools, timeoutMs, maxHistory")
+        .addOption(new Option("--level <level>", "a calibrated operating point (overrides the policy's)").choices(["strict", "balanced", "permissive"]))
         .argument("<command...>", "the server's command and arguments")
         .action((command: string[], flags) => run(async () => (await import("./mcp/proxy.js")).runProxyCommand(command, flags)));
 

@@ -52,6 +52,8 @@ export type GuardOptions = {
     readout?: Readout,
     /** Refuse when score >= threshold. Default: the calibrated threshold stored for this configuration. */
     threshold?: number,
+    /** A calibrated operating point instead of a threshold (`levels`: strict, balanced, permissive). */
+    level?: Level,
     /** `auto` (default, or MCPGUARD_GPU), `cuda` or `cpu`. */
     gpu?: GpuChoice,
     /** CPU threads for llama.cpp. Default: `MCPGUARD_THREADS`, else one per core (more threads than cores is ~10x slower). */
@@ -75,7 +77,19 @@ export type Decision = {
 };
 
 /** How raw judgements become a score: a logistic model over [log-odds, retrieval margin], and the threshold. */
-export type Calibration = { model: Logistic, threshold: number, targetFalseRefusalRate?: number, validation?: unknown };
+/**
+ * Operating points: the false-refusal rate on the validation split each level's threshold is chosen for. `balanced`
+ * is the default threshold; `strict` refuses more, `permissive` less.
+ */
+export const levels = Object.freeze({ strict: 0.05, balanced: 0.02, permissive: 0.005 });
+export type Level = keyof typeof levels;
+export const isLevel = (value: unknown): value is Level => typeof value === "string" && Object.hasOwn(levels, value);
+
+/** A level's calibrated threshold and the rates it gave on the validation split. */
+export type LevelPoint = { threshold: number, falseRefusalRate: number, attackRefusalRate: number };
+
+export type Calibration = { model: Logistic, threshold: number, targetFalseRefusalRate?: number, levels?: Partial<Record<Level, LevelPoint>>,
+    validation?: unknown };
 
 const calibrationFile = path.join(packageRoot, "models", "calibration.json");
 
@@ -112,7 +126,19 @@ export function readCalibration(profile: string, file = calibrationFile): Calibr
         entry.model.weights.length === 2 && entry.model.weights.every(finite);
     if (!usable)
         throw broken(`the entry "${profile}" needs a finite threshold and a logistic model with two finite weights and a bias`);
+    for (const [level, point] of Object.entries(entry.levels ?? {}))
+        if (!isLevel(level) || !finite(point?.threshold))
+            throw broken(`the entry "${profile}" has a level "${level}" without a finite threshold (levels: ${Object.keys(levels).join(", ")})`);
     return entry;
+}
+
+function levelThreshold(calibration: Calibration, profile: string, level: Level): number {
+    if (!isLevel(level))
+        throw new RangeError(`level must be one of ${Object.keys(levels).join(", ")}, got ${String(level)}`);
+    const point = calibration.levels?.[level];
+    if (point == null)
+        throw new Error(`the calibration profile "${profile}" has no "${level}" level; fit it with \`npm run calibrate\` for this configuration`);
+    return point.threshold;
 }
 
 const uncalibrated: Calibration = { model: { weights: [1, 0], bias: 0 }, threshold: 0.5 };
@@ -128,12 +154,13 @@ export class Guard {
     readonly #k: number;
     readonly #examplesInPrompt: boolean;
     readonly #calibration: Calibration;
+    readonly #profile: string;
     readonly threshold: number;
     #disposed = false;
 
     /** @internal use createGuard */
     constructor(parts: { llama: Llama, model: LlamaModel, assembler: PromptAssembler, embedder?: Embedder, stores?: PreferenceStores,
-        scorer: RefusalScorer, k: number, examplesInPrompt: boolean, calibration: Calibration, threshold: number }) {
+        scorer: RefusalScorer, k: number, examplesInPrompt: boolean, calibration: Calibration, profile: string, threshold: number }) {
         this.#llama = parts.llama;
         this.#model = parts.model;
         this.#assembler = parts.assembler;
@@ -143,18 +170,23 @@ export class Guard {
         this.#k = parts.k;
         this.#examplesInPrompt = parts.examplesInPrompt;
         this.#calibration = parts.calibration;
+        this.#profile = parts.profile;
         this.threshold = parts.threshold;
     }
 
-    /** Judges one request. Rejects with RequestValidationError for bad input, AbortError when aborted. */
-    async shouldRefuse(input: unknown, options: { signal?: AbortSignal } = {}): Promise<Decision> {
+    /**
+     * Judges one request, at the guard's threshold or at a calibrated `level`'s. Rejects with RequestValidationError
+     * for bad input, AbortError when aborted.
+     */
+    async shouldRefuse(input: unknown, options: { signal?: AbortSignal, level?: Level } = {}): Promise<Decision> {
+        const threshold = options.level !== undefined ? this.thresholdFor(options.level) : this.threshold;
         const judged = await this.judge(input, options);
         const score = applyLogistic(this.#calibration.model, judgementFeatures(judged));
-        const refuse = score >= this.threshold;
+        const refuse = score >= threshold;
         return {
             refuse,
             score,
-            threshold: this.threshold,
+            threshold,
             category: refuse ? guessCategory(judged.attacks) : "BENIGN",
             evidence: [...judged.attacks, ...judged.benign].map(toEvidence),
             timings: judged.timings
@@ -246,6 +278,11 @@ export class Guard {
         });
     }
 
+    /** The calibrated threshold of an operating point (`levels`); an error names the profile when it has none. */
+    thresholdFor(level: Level): number {
+        return levelThreshold(this.#calibration, this.#profile, level);
+    }
+
     /** The exact tokens the model evaluates for a request and these retrieved examples, tokenized as one string (reference). */
     promptTokens(request: GuardRequest, attacks: Neighbour[], benign: Neighbour[], caps: RenderCaps = requestCaps): Token[] {
         return this.#assembler.fullPromptTokens(request, attacks.map((n) => n.example.request), benign.map((n) => n.example.request), caps);
@@ -334,6 +371,10 @@ function validateOptions(options: GuardOptions): void {
         throw new RangeError(`options.k must be an integer from 0 to 16, got ${options.k}`);
     if (options.threshold !== undefined && !(options.threshold >= 0 && options.threshold <= 1))
         throw new RangeError(`options.threshold must be a number in [0, 1], got ${options.threshold}`);
+    if (options.level !== undefined && !isLevel(options.level))
+        throw new RangeError(`options.level must be one of ${Object.keys(levels).join(", ")}, got ${String(options.level)}`);
+    if (options.level !== undefined && options.threshold !== undefined)
+        throw new RangeError("give options.threshold or options.level, not both");
     if (options.retrieval !== undefined && options.retrieval !== "native" && options.retrieval !== "hnswlib")
         throw new RangeError(`options.retrieval must be "native" or "hnswlib", got ${String(options.retrieval)}`);
     if (options.readout !== undefined && options.readout !== "first-token" && options.readout !== "openings")
@@ -348,13 +389,19 @@ export async function createGuard(options: GuardOptions = {}): Promise<Guard> {
     const manifest = readManifest();
     const modelSpec = options.model ?? manifest.defaults.decision;
     const k = options.k ?? 2;
+    const examplesInPrompt = options.examplesInPrompt ?? false;
+    const adapterPath = resolveAdapterPath(options.adapter, modelSpec);
+    const readout = options.readout ?? "first-token";
+    // The calibration first: a damaged file or a level this configuration lacks fails before any model loads.
+    const profile = calibrationProfile(modelSpec, k, adapterPath != null, examplesInPrompt, readout);
+    const calibration = readCalibration(profile) ?? uncalibrated;
+    const threshold = options.threshold ?? (options.level !== undefined ? levelThreshold(calibration, profile, options.level) : calibration.threshold);
     const gpu = gpuChoice(options.gpu);
     const llama = await getLlama({ gpu: gpu === "cpu" ? false : gpu === "cuda" ? "cuda" : "auto", logLevel: LlamaLogLevel.error,
         maxThreads: threadCount(options.threads) });
     const modelPath = await resolveModelPath(modelSpec, options.onProgress);
     const model = await loadArtifact("decision model", modelPath, () => llama.loadModel({ modelPath }));
     const assembler = new PromptAssembler(model, modelChatWrapper(model));
-    const examplesInPrompt = options.examplesInPrompt ?? false;
 
     let embedder: Embedder | undefined;
     let stores: PreferenceStores | undefined;
@@ -371,11 +418,7 @@ export async function createGuard(options: GuardOptions = {}): Promise<Guard> {
             segments: examplesInPrompt ? (example) => assembler.segmentTokens(example.request) : undefined
         });
     }
-    const adapterPath = resolveAdapterPath(options.adapter, modelSpec);
-    const readout = options.readout ?? "first-token";
     const createScorer = () => RefusalScorer.create(model, { sequences: options.concurrency ?? 4, sequenceTokens: 2048, adapterPath, readout });
     const scorer = adapterPath != null ? await loadArtifact("LoRA adapter", adapterPath, createScorer) : await createScorer();
-    const calibration = readCalibration(calibrationProfile(modelSpec, k, adapterPath != null, examplesInPrompt, readout)) ?? uncalibrated;
-    return new Guard({ llama, model, assembler, embedder, stores, scorer, k, examplesInPrompt, calibration,
-        threshold: options.threshold ?? calibration.threshold });
+    return new Guard({ llama, model, assembler, embedder, stores, scorer, k, examplesInPrompt, calibration, profile, threshold });
 }

@@ -11,7 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { applyLogistic, fitLogistic, rocAuc, thresholdForFpr, tprAtFpr } from "../lib/calibration.js";
 import { defaultTrainFile, loadExamples } from "../lib/dataset.js";
-import { calibrationProfile, createGuard, judgementFeatures } from "../lib/guard.js";
+import { calibrationProfile, createGuard, judgementFeatures, levels } from "../lib/guard.js";
 import { readManifest, resolveAdapterPath } from "../lib/models.js";
 import type { Readout } from "../lib/scorer.js";
 import { carveValidation, isValidation } from "./data/validation.js";
@@ -53,8 +53,13 @@ async function main(): Promise<void> {
     const modelOnly = fitLogistic(features.map((x) => [x[0]!]), positive);
     const threshold = thresholdForFpr(scores, positive, targetFrr);
     const rate = (label: boolean) => scores.filter((s, i) => positive[i] === label && s >= threshold).length / positive.filter((p) => p === label).length;
+    const levelPoints = Object.fromEntries(Object.entries(levels).map(([level, frr]) => {
+        const t = thresholdForFpr(scores, positive, frr);
+        const at = (label: boolean) => scores.filter((s, i) => positive[i] === label && s >= t).length / positive.filter((p) => p === label).length;
+        return [level, { threshold: t, targetFalseRefusalRate: frr, falseRefusalRate: at(false), attackRefusalRate: at(true) }];
+    }));
     const entry = {
-        model: logistic, threshold, targetFalseRefusalRate: targetFrr,
+        model: logistic, threshold, targetFalseRefusalRate: targetFrr, levels: levelPoints,
         validation: {
             n: validation.length, attackRefusalRate: rate(true), benignFalseRefusalRate: rate(false),
             auc: rocAuc(scores, positive), tprAt1Fpr: tprAtFpr(scores, positive, 0.01),

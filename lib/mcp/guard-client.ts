@@ -1,13 +1,13 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import type { Decision } from "../guard.js";
+import type { Decision, Level } from "../guard.js";
 import type { ContextItem, ToolInfo } from "../request.js";
 import { resourceTexts, toolInfos, toolResultText } from "./content.js";
 import { SessionHistory, type HistoryLimits } from "./history.js";
 import { buildRequest, failureMessage, judgeCall, refusalMessage, refusalResult, type CallJudge, type FailMode, type Outcome,
     type PendingCall } from "./judge.js";
-import { defaultFailMode, isSkipped, parseNamed, settingsShape } from "./settings.js";
+import { defaultFailMode, isSkipped, oneOperatingPoint, parseNamed, settingsShape } from "./settings.js";
 
 /** A tools/call as the audit callback sees it. */
 export type AuditedCall = PendingCall & { outcome: Outcome, error?: string };
@@ -19,6 +19,8 @@ export type GuardClientOptions = {
     server?: string,
     /** Refuse when the score is at least this. Default: the guard's calibrated threshold. */
     threshold?: number,
+    /** A calibrated operating point instead (strict, balanced, permissive; README). Not with `threshold`. */
+    level?: Level,
     /** On a guard error or a timeout: `closed` (default) refuses the call, `open` lets it through. */
     failMode?: FailMode,
     /** A decision taking longer than this counts as a guard failure (see `failMode`). Default: no limit. */
@@ -44,7 +46,7 @@ const optionsSchema = z.object({
         maxChars: z.number().int().min(0).max(3_200_000).optional(),
         maxItemChars: z.number().int().min(64).max(100_000).optional()
     }).strict().optional()
-}).strict();
+}).strict().refine(...oneOperatingPoint);
 
 /** A tools/call the guard refused (or could not judge, failing closed). It was not sent to the server. */
 export class ToolCallRefusedError extends Error {
@@ -202,7 +204,7 @@ export class ClientGuard {
     }
 
     #settings() {
-        return { threshold: this.#options.threshold, failMode: this.#options.failMode ?? defaultFailMode, timeoutMs: this.#options.timeoutMs };
+        return { threshold: this.#options.threshold, level: this.#options.level, failMode: this.#options.failMode ?? defaultFailMode, timeoutMs: this.#options.timeoutMs };
     }
 
     #audit(decision: Decision | null, call: PendingCall, outcome: Outcome, error?: Error): void {

@@ -1,4 +1,4 @@
-import type { Decision, Evidence, Guard } from "../guard.js";
+import type { Decision, Evidence, Guard, Level } from "../guard.js";
 import type { ContextItem, GuardRequest, ToolCall, ToolInfo } from "../request.js";
 import { fitArguments } from "./content.js";
 
@@ -19,7 +19,7 @@ export type Verdict =
     | { outcome: "failed-open" | "failed-closed", error: Error }
     | { outcome: "cancelled" };
 
-export type JudgeSettings = { threshold?: number, failMode: FailMode, timeoutMs?: number };
+export type JudgeSettings = { threshold?: number, level?: Level, failMode: FailMode, timeoutMs?: number };
 
 /** The guard's request for a pending call: what an MCP client or proxy knows, in the contract's shape. */
 export function buildRequest(call: PendingCall, parts: { prompt?: string, context: ContextItem[], tools: ToolInfo[] }): GuardRequest {
@@ -53,7 +53,7 @@ export async function judgeCall(judge: CallJudge, request: GuardRequest, setting
             timer = setTimeout(() => { reject(new JudgeTimeout(`no decision within ${settings.timeoutMs} ms`)); controller.abort(); }, settings.timeoutMs);
     });
     try {
-        const decision = applyThreshold(await Promise.race([judge.shouldRefuse(request, { signal: controller.signal }), timeout]), settings.threshold);
+        const decision = applyThreshold(await Promise.race([judge.shouldRefuse(request, { signal: controller.signal, level: settings.level }), timeout]), settings.threshold);
         return { outcome: decision.refuse ? "refused" : "allowed", decision };
     } catch (err) {
         if (signal?.aborted)

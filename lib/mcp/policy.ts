@@ -1,12 +1,15 @@
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import type { FailMode } from "./judge.js";
-import { parseNamed, settingsShape } from "./settings.js";
+import { oneOperatingPoint, parseNamed, settingsShape } from "./settings.js";
+import type { Level } from "../guard.js";
 
 /** The proxy's policy file (JSON). Every field is optional. */
 export type Policy = {
     /** Refuse when the score is at least this. Default: the guard's calibrated threshold. */
     threshold?: number,
+    /** A calibrated operating point instead (strict, balanced, permissive; README). Not with `threshold`. */
+    level?: Level,
     /** On a guard error or timeout: `closed` (default) refuses the call, `open` forwards it. */
     failMode?: FailMode,
     /** Tools forwarded without a check; `*` for all (a relay only). */
@@ -20,7 +23,7 @@ export type Policy = {
 const policySchema = z.object({
     ...settingsShape,
     maxHistory: z.number().int().min(0).max(32).optional()
-}).strict();
+}).strict().refine(...oneOperatingPoint);
 
 /** Thrown for a policy file that cannot be read or breaks the schema; the message names the field. */
 export class PolicyError extends Error {

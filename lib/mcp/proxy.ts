@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { constants } from "node:os";
 import type { Readable, Writable } from "node:stream";
-import type { Guard } from "../guard.js";
+import type { Guard, Level } from "../guard.js";
 import type { ToolInfo } from "../request.js";
 import { AuditLog, auditRecord } from "./audit.js";
 import { resourceTexts, toolInfos, toolResultText } from "./content.js";
@@ -9,7 +9,7 @@ import { SessionHistory } from "./history.js";
 import { buildRequest, failureMessage, judgeCall, refusalMessage, refusalResult, type CallJudge, type Outcome, type PendingCall,
     type Verdict } from "./judge.js";
 import { LineSplitter } from "./lines.js";
-import { loadPolicy, PolicyError, type Policy } from "./policy.js";
+import { loadPolicy, parsePolicy, PolicyError, type Policy } from "./policy.js";
 import { defaultFailMode, isSkipped } from "./settings.js";
 
 type Message = Record<string, unknown>;
@@ -271,7 +271,7 @@ export class McpProxy {
             return signal.aborted ? { outcome: "cancelled" } : { outcome: failMode === "open" ? "failed-open" : "failed-closed", error };
         }
         const request = buildRequest(call, { context: this.#history.items(), tools: await this.#currentTools() });
-        return judgeCall(judge, request, { threshold: policy.threshold, failMode, timeoutMs: policy.timeoutMs }, signal);
+        return judgeCall(judge, request, { threshold: policy.threshold, level: policy.level, failMode, timeoutMs: policy.timeoutMs }, signal);
     }
 
     #auditVerdict(id: unknown, call: PendingCall, verdict: Verdict): void {
@@ -392,7 +392,9 @@ export type ProxyCommandFlags = {
     /** JSONL file every decision is appended to. */
     audit?: string,
     /** Policy JSON file (see Policy). */
-    policy?: string
+    policy?: string,
+    /** A calibrated operating point; overrides the policy file's. */
+    level?: Level
 };
 
 /** Starts a server command behind a proxy on this process's stdio. */
@@ -409,13 +411,15 @@ export async function runProxyCommand(command: string[], flags: ProxyCommandFlag
     let policy: Policy;
     try {
         policy = flags.policy != null ? await loadPolicy(flags.policy) : {};
+        if (flags.level !== undefined)
+            policy = parsePolicy({ ...policy, level: flags.level });
         if (command.length === 0)
             throw new PolicyError("give the server command after --, for example: mcpguard proxy -- npx @modelcontextprotocol/server-filesystem ~/work");
     } catch (err) {
         process.stderr.write(`mcpguard: ${(err as Error).message}\n`);
         return 2;
     }
-    const guard = isSkipped(policy.skipTools, "*") ? undefined : loadGuard();
+    const guard = isSkipped(policy.skipTools, "*") ? undefined : loadGuard(policy.level);
     const proxy = startProxy(command, { policy, audit: flags.audit != null ? new AuditLog(flags.audit) : undefined,
         judge: () => guard ?? Promise.reject(new Error("no guard")) });
     const stop = () => proxy.shutdown();
@@ -430,12 +434,12 @@ export async function runProxyCommand(command: string[], flags: ProxyCommandFlag
  * Loads the guard while the host and the server start, and warms it with one decision (the framing's KV cache,
  * first-use allocations), so that the session's first tools/call is not the one that waits for the models.
  */
-function loadGuard(): Promise<Guard> {
+function loadGuard(level: Level | undefined): Promise<Guard> {
     process.stderr.write("mcpguard proxy: loading the guard's models in the background\n");
     const started = performance.now();
     const loading = import("../guard.js").then(async ({ createGuard }) => {
         const guard = await createGuard();
-        await guard.shouldRefuse({ prompt: "list the files in this folder" });
+        await guard.shouldRefuse({ prompt: "list the files in this folder" }, { level });
         process.stderr.write(`mcpguard proxy: guard ready in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
         return guard;
     });

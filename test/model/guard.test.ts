@@ -26,6 +26,16 @@ describe("the guard with the real default model", () => {
         expect(decision.category).toBe("BENIGN");
     });
 
+    it("judges at a calibrated level's threshold: strict refuses at a lower score than balanced, permissive at a higher", async () => {
+        const [strict, balanced, permissive] = (["strict", "balanced", "permissive"] as const).map((level) => guard.thresholdFor(level));
+        expect(balanced).toBe(guard.threshold);
+        expect(strict).toBeLessThanOrEqual(balanced!);
+        expect(permissive).toBeGreaterThanOrEqual(balanced!);
+        const decision = await guard.shouldRefuse(example("edit-readme.json"), { level: "permissive" });
+        expect(decision.threshold).toBe(permissive);
+        expect(decision.refuse).toBe(decision.score >= permissive!);
+    });
+
     it("judges concurrent requests on one model and gives the same decisions as one at a time", async () => {
         const requests = [example("trade-authorized-keys.json"), example("edit-readme.json"), { prompt: "list the files in ~/projects" }];
         const alone = [];
