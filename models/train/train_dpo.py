@@ -91,6 +91,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--dpo-reply-tokens", type=int, default=16, help="stage 2 compares the replies over this many first tokens")
     p.add_argument("--beta", type=float, default=0.1)
     p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--micro-batch", type=int, default=8,
+                   help="pairs per forward pass within a batch (gradients accumulate); DPO runs two sequences a pair")
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--warmup-ratio", type=float, default=0.06)
     p.add_argument("--max-prompt-tokens", type=int, default=384)
@@ -205,8 +207,10 @@ def main() -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     if not args.base.is_file():
         sys.exit(f"train_dpo: base model {args.base} not found (run `node dist/cli.js models fetch`, or pass --base)")
-    llama = Path(subprocess.run([str(HERE / "llama-source.sh")], check=True, capture_output=True, text=True).stdout.strip())
-    sys.path.insert(0, str(llama / "gguf-py"))
+    # gguf-py from llama.cpp's source (node-llama-cpp's bundle), or MCPGUARD_GGUF_PY where there is no Node (gpu.sh).
+    gguf_py = os.environ.get("MCPGUARD_GGUF_PY") or str(Path(subprocess.run(
+        [str(HERE / "llama-source.sh")], check=True, capture_output=True, text=True).stdout.strip()) / "gguf-py")
+    sys.path.insert(0, gguf_py)
     from gguf_export import write_gguf
 
     log(f"base: {args.base}")
@@ -353,15 +357,20 @@ def main() -> None:
             if not queue:
                 queue = batches(pool, shuffle=True)
             batch = queue.pop()
-            loss = loss_of(batch)
-            loss.backward()
+            # Gradients accumulate over micro-batches: the same step as one batch, at a fraction of the activations.
+            loss = 0.0
+            for i in range(0, len(batch), args.micro_batch):
+                part = batch[i:i + args.micro_batch]
+                part_loss = loss_of(part) * (len(part) / len(batch))
+                part_loss.backward()
+                loss += part_loss.item()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
-            curve.append({"step": step, "loss": round(loss.item(), 5)})
+            curve.append({"step": step, "loss": round(loss, 5)})
             el = time.time() - t0
-            log(f"{name} step {step}/{steps} loss {loss.item():.4f} [{el:.0f}s, eta {el / step * (steps - step):.0f}s]")
+            log(f"{name} step {step}/{steps} loss {loss:.4f} [{el:.0f}s, eta {el / step * (steps - step):.0f}s]")
             if step % args.eval_every == 0 or step == steps:
                 v = validate()
                 val_curve.append({"step": step, **v})
@@ -421,7 +430,7 @@ def main() -> None:
                  "validation_pairs": len(val)},
         "readout": "logit('I') - logit('Sure') at the reply's first position (lib/scorer.ts)",
         "hyperparameters": {
-            "batch": args.batch, "optimizer": f"AdamW (weight decay {args.weight_decay})", "grad_clip": 1.0,
+            "batch": args.batch, "micro_batch": args.micro_batch, "optimizer": f"AdamW (weight decay {args.weight_decay})", "grad_clip": 1.0,
             "schedule": f"linear warm-up {args.warmup_ratio:.0%} then linear decay, per stage",
             "sft": {"loss": "-log sigmoid(z), two-way first-token cross-entropy", "lr": args.sft_lr, "epochs": args.sft_epochs,
                     "decay_reaches_zero_after_epochs": args.sft_schedule_epochs},

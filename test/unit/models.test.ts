@@ -68,6 +68,8 @@ describe("the shipped decision model", () => {
         expect(card.model.sha256).toBe(entry.sha256);
         expect(card.data.sha256).toBe(sha("models/data/mcp-fba/dpo.jsonl"));
         expect(card.data.validation_sha256).toBe(sha("models/data/mcp-fba/dpo-validation.jsonl"));
+        for (const more of card.data.more_files ?? [])
+            expect(more.sha256, more.file).toBe(sha(more.file));
         expect(card.base_model.sha256).toBe(manifest.models["smollm2-135m-instruct"]!.sha256);
         expect(card.smoke).toBe(false);
         expect(card.stages.dpo.kept.auc).toBeGreaterThan(0.9);
